@@ -1,0 +1,22 @@
+/** Hybrid transform (see docs/design.md): ts-jest type-checks our .ts, @swc/jest turns Nest 12's ESM .js into CJS. */
+const common = {
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
+    '^.+\\.m?js$': ['@swc/jest', { module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|lru-cache|uuid|file-type|strtok3|token-types|peek-readable|load-esm)/)'],
+  moduleNameMapper: {
+    '^@reservoir/core(|/.*)$': '<rootDir>/libs/core/src$1',
+    '^@reservoir/pool(|/.*)$': '<rootDir>/libs/pool/src$1',
+    '^@reservoir/tenant(|/.*)$': '<rootDir>/libs/tenant/src$1',
+    '^@reservoir/lazy(|/.*)$': '<rootDir>/libs/lazy/src$1',
+  },
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+};
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', rootDir: __dirname, testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
+    { ...common, displayName: 'integration', rootDir: __dirname, testMatch: ['<rootDir>/test/**/*.spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'] },
+  ],
+};

@@ -1,0 +1,2 @@
+// Public API barrel: hand-picked. Filled in by the pool implementation.
+export * from './pool.types';

@@ -1,0 +1,201 @@
+/**
+ * Public types of the framework-free pool core. This file is the contract between the core
+ * (`pool.ts`), the Nest layer, the metrics collector and the demo: change it only deliberately.
+ */
+import type { TrendDirection } from '@reservoir/core';
+
+/** Passed to `factory.create`: lets a factory abort a slow connect when the pool gives up on it. */
+export interface CreateContext {
+  /** Aborted when `createTimeoutMs` elapses or the pool closes. */
+  signal: AbortSignal;
+  /** 1 for the first try of this create, 2+ for retries after failures. */
+  attempt: number;
+  /** The pool's name. */
+  pool: string;
+}
+
+/** How the pool makes, checks and disposes of resources. */
+export interface ResourceFactory<T> {
+  create(ctx: CreateContext): Promise<T>;
+  destroy(resource: T): Promise<void> | void;
+  /** Resolve/return false (or throw) when the resource is no longer usable. */
+  validate?(resource: T): Promise<boolean> | boolean;
+  /**
+   * Optional hook to learn about a resource failing while idle (e.g. `pg.Client` 'error').
+   * Call `onBroken()` and the pool removes it. Without this hook the pool attaches an
+   * `'error'` listener itself when the resource is an EventEmitter, so an idle error never
+   * crashes the process.
+   */
+  watch?(resource: T, onBroken: (err: unknown) => void): (() => void) | void;
+}
+
+/** Binds a resource's session to a tenant on acquire and resets it on release. */
+export interface TenantBinding<T> {
+  bind(resource: T, organisationId: string): Promise<void> | void;
+  /** Must leave no trace of `organisationId`; if it throws, the resource is destroyed. */
+  unbind(resource: T, organisationId: string): Promise<void> | void;
+}
+
+/** Create-retry backoff (HikariCP-style). */
+export interface CreateRetryOptions {
+  /** @default 10 */
+  initialDelayMs?: number;
+  /** @default 5000 */
+  maxDelayMs?: number;
+  /** @default 2 */
+  factor?: number;
+}
+
+/** Health thresholds. A rule is off when its threshold is `Infinity` (or 0 for counters where noted). */
+export interface PoolHealthThresholds {
+  /** DEGRADED when inUse/max ≥ this. @default 0.7 */
+  degradedUtilization?: number;
+  /** UNHEALTHY when inUse/max ≥ this. @default 1 */
+  unhealthyUtilization?: number;
+  /** DEGRADED when acquire-wait p99 over the window exceeds this many ms. @default 1000 */
+  degradedWaitP99Ms?: number;
+  /** UNHEALTHY when at least this many acquires timed out in the window (0 disables). @default 1 */
+  unhealthyTimeouts?: number;
+  /** UNHEALTHY after this many consecutive create failures. @default 3 */
+  unhealthyCreateFailures?: number;
+  /** The recent window used by the wait and timeout rules. @default 60000 */
+  windowMs?: number;
+}
+
+export interface PoolOptions<T> {
+  /** Name used in errors, logs, metrics labels and DI tokens. @default 'default' */
+  name?: string;
+  factory: ResourceFactory<T>;
+  /** Resources kept (and prefilled by `start()`). @default 0 */
+  min?: number;
+  /** Upper bound of resources. @default 10 */
+  max?: number;
+  /** Bound on each acquire wait; never infinite by default. @default 30000 */
+  acquireTimeoutMs?: number;
+  /** Bound on one factory.create call. @default 10000 */
+  createTimeoutMs?: number;
+  /** Idle resources above `min` are destroyed after this long. 0 disables. @default 600000 */
+  idleTimeoutMs?: number;
+  /** Resources are retired after this age (minus up to `maxLifetimeJitter`). 0 disables. @default 1800000 */
+  maxLifetimeMs?: number;
+  /** Fraction of `maxLifetimeMs` subtracted at random per resource. @default 0.025 */
+  maxLifetimeJitter?: number;
+  /** Validate on borrow when a resource was idle longer than this. 0 = always. @default 500 */
+  validateAfterIdleMs?: number;
+  /** Waiters allowed in the queue; past it acquire rejects with PoolExhaustedError. @default Infinity */
+  maxWaiting?: number;
+  /** Log a warning with the acquire stack when a lease is held longer. 0 disables. @default 0 */
+  leakDetectionMs?: number;
+  createRetry?: CreateRetryOptions;
+  /** How long close() waits for loans before destroying them. @default 30000 */
+  shutdownTimeoutMs?: number;
+  health?: PoolHealthThresholds;
+  /** Period of the single maintenance timer (idle, lifetime, leak, trend sampling). @default 1000 */
+  maintenanceIntervalMs?: number;
+  /** Default tenant for acquires with no explicit organisationId (filled from TenantContext by PoolModule). */
+  tenantResolver?: () => string | undefined;
+  /** When true, an acquire with no tenant throws TenantRequiredError. @default false */
+  requireTenant?: boolean;
+  /** Session binding per tenant (see `pgTenantBinding`). */
+  tenantBinding?: TenantBinding<T>;
+  /** Cap of resources one tenant may hold at once. @default Infinity */
+  maxPerTenant?: number;
+  /** Upper bound of tenants tracked in per-tenant stats (least recently seen are dropped). @default 1000 */
+  maxTrackedTenants?: number;
+  /** Logger for leaks, health transitions and factory errors. Defaults to Nest's `Logger` named `Pool(<name>)`. */
+  logger?: PoolLogger;
+}
+
+export interface PoolLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface AcquireOptions {
+  /** Tenant tag of the lease; overrides the pool's tenantResolver. */
+  organisationId?: string;
+  /** Overrides `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+  /** Aborting rejects the pending acquire (with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+export interface UseOptions extends AcquireOptions {
+  /** Return true when the error thrown by `fn` means the resource is broken (destroyed, not released). Default: any throw destroys when a tenantBinding is set, otherwise never. */
+  isBroken?: (err: unknown) => boolean;
+}
+
+export interface LeaseInfo {
+  organisationId?: string;
+  /** Epoch milliseconds (coarse clock). */
+  acquiredAt: number;
+}
+
+export type PoolHealthState = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
+
+export interface PoolHealth {
+  state: PoolHealthState;
+  utilization: number;
+  reasons: string[];
+}
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface TenantStats {
+  acquired: number;
+  inUse: number;
+  waiting: number;
+  timeouts: number;
+  waitP99Ms: number;
+}
+
+export interface PoolStats {
+  name: string;
+  min: number;
+  max: number;
+  size: number;
+  idle: number;
+  inUse: number;
+  pending: number;
+  creating: number;
+  created: number;
+  destroyed: number;
+  acquired: number;
+  released: number;
+  timeouts: number;
+  createErrors: number;
+  validationFailures: number;
+  leaksDetected: number;
+  /** Acquire wait in ms over the recent sample window. */
+  acquireWaitMs: Percentiles;
+  /** Lease hold time in ms over the recent sample window. */
+  holdMs: Percentiles;
+  /** inUse / max */
+  utilization: number;
+  trend: {
+    slope: number;
+    direction: TrendDirection;
+    /** Estimated ms until utilization reaches 1 at the current slope; null when not rising. */
+    timeToSaturationMs: number | null;
+  };
+  /** Per-tenant counters, bounded by maxTrackedTenants. */
+  tenants: Record<string, TenantStats>;
+  closed: boolean;
+}
+
+/** Everything emitted on `pool.events$`. */
+export type PoolEvent =
+  | { type: 'create'; pool: string }
+  | { type: 'create-error'; pool: string; error: unknown; consecutive: number }
+  | { type: 'destroy'; pool: string; reason: 'idle' | 'lifetime' | 'broken' | 'validation' | 'explicit' | 'close' | 'unbind-failed' }
+  | { type: 'acquire'; pool: string; organisationId?: string; waitMs: number }
+  | { type: 'release'; pool: string; organisationId?: string; holdMs: number }
+  | { type: 'timeout'; pool: string; organisationId?: string; timeoutMs: number }
+  | { type: 'leak'; pool: string; organisationId?: string; heldMs: number; stack: string }
+  | { type: 'health'; pool: string; from: PoolHealthState; to: PoolHealthState; health: PoolHealth }
+  | { type: 'closed'; pool: string };

@@ -1,0 +1,2 @@
+// Public API barrel: hand-picked.
+export { TenantRequiredError, InvalidTenantError } from './tenant.errors';
