@@ -5,7 +5,8 @@
 
 /** Renders a user-supplied value for an error message without dumping huge objects or functions. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   if (typeof value === 'bigint') return `${value}n`;
   if (value === null || typeof value !== 'object') return String(value);
@@ -44,7 +45,11 @@ export class OptionChecker {
   /** Throws when `value` is not a plain object. */
   object(key: string, value: unknown): asserts value is Record<string, unknown> {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw this.fail(key === '' ? this.prefix.replace(/\.$/, '') || 'options' : `${this.prefix}${key}`, value, 'an object');
+      throw this.fail(
+        key === '' ? this.prefix.replace(/\.$/, '') || 'options' : `${this.prefix}${key}`,
+        value,
+        'an object',
+      );
     }
   }
 
@@ -52,16 +57,27 @@ export class OptionChecker {
   knownKeys(obj: object, allowed: readonly string[]): void {
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) {
-        throw this.fail(`${this.prefix}${key}`, (obj as Record<string, unknown>)[key], `no such option; known options are ${allowed.join(', ')}`);
+        throw this.fail(
+          `${this.prefix}${key}`,
+          (obj as Record<string, unknown>)[key],
+          `no such option; known options are ${allowed.join(', ')}`,
+        );
       }
     }
   }
 
   /** A finite integer in [min, max]; `Infinity` is accepted when `allowInfinity`. */
-  integer(key: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER, allowInfinity = false): number {
+  integer(
+    key: string,
+    value: unknown,
+    min: number,
+    max = Number.MAX_SAFE_INTEGER,
+    allowInfinity = false,
+  ): number {
     if (allowInfinity && value === Infinity) return value;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      const upper = max === Number.MAX_SAFE_INTEGER ? (allowInfinity ? ' or Infinity' : '') : ` and <= ${max}`;
+      const upper =
+        max === Number.MAX_SAFE_INTEGER ? (allowInfinity ? ' or Infinity' : '') : ` and <= ${max}`;
       throw this.fail(`${this.prefix}${key}`, value, `an integer >= ${min}${upper}`);
     }
     return value;

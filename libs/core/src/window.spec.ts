@@ -50,7 +50,9 @@ describe('OptionChecker', () => {
   const c = new OptionChecker((opt, given, allowed) => new CfgError(`${opt}=${String(given)}: ${allowed}`));
   it('names the nested option, the value and the rule', () => {
     expect(() => c.nested('retry').integer('attempts', 0, 1)).toThrow('retry.attempts=0: an integer >= 1');
-    expect(() => c.knownKeys({ nope: 1 }, ['a', 'b'])).toThrow('nope=1: no such option; known options are a, b');
+    expect(() => c.knownKeys({ nope: 1 }, ['a', 'b'])).toThrow(
+      'nope=1: no such option; known options are a, b',
+    );
   });
   it('runs under the hybrid Jest transform with Nest 12 ESM', async () => {
     const mod = await Test.createTestingModule({ providers: [{ provide: 'X', useValue: 1 }] }).compile();

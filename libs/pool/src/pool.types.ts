@@ -192,7 +192,11 @@ export interface PoolStats {
 export type PoolEvent =
   | { type: 'create'; pool: string }
   | { type: 'create-error'; pool: string; error: unknown; consecutive: number }
-  | { type: 'destroy'; pool: string; reason: 'idle' | 'lifetime' | 'broken' | 'validation' | 'explicit' | 'close' | 'unbind-failed' }
+  | {
+      type: 'destroy';
+      pool: string;
+      reason: 'idle' | 'lifetime' | 'broken' | 'validation' | 'explicit' | 'close' | 'unbind-failed';
+    }
   | { type: 'acquire'; pool: string; organisationId?: string; waitMs: number }
   | { type: 'release'; pool: string; organisationId?: string; holdMs: number }
   | { type: 'timeout'; pool: string; organisationId?: string; timeoutMs: number }
