@@ -15,9 +15,13 @@ if (!name) {
 const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'dist', 'bench');
 if (!process.env.BENCH_SKIP_BUILD) {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.json')], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', path.join(__dirname, 'tsconfig.json')],
+    {
+      stdio: 'inherit',
+    },
+  );
 }
 const aliases = /^@reservoir\/(core|pool|tenant|lazy)(\/.*)?$/;
 const resolve = Module._resolveFilename;
