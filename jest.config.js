@@ -7,6 +7,7 @@ const common = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|lru-cache|uuid|file-type|strtok3|token-types|peek-readable|load-esm)/)'],
   moduleNameMapper: {
+    '^@reservoir/metrics(|/.*)$': '<rootDir>/libs/metrics/src$1',
     '^@reservoir/core(|/.*)$': '<rootDir>/libs/core/src$1',
     '^@reservoir/pool(|/.*)$': '<rootDir>/libs/pool/src$1',
     '^@reservoir/tenant(|/.*)$': '<rootDir>/libs/tenant/src$1',

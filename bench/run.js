@@ -23,7 +23,7 @@ if (!process.env.BENCH_SKIP_BUILD) {
     },
   );
 }
-const aliases = /^@reservoir\/(core|pool|tenant|lazy)(\/.*)?$/;
+const aliases = /^@reservoir\/(core|pool|tenant|lazy|metrics)(\/.*)?$/;
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   const m = aliases.exec(request);
