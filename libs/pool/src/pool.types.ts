@@ -34,6 +34,14 @@ export interface TenantBinding<T> {
   bind(resource: T, organisationId: string): Promise<void> | void;
   /** Must leave no trace of `organisationId`; if it throws, the resource is destroyed. */
   unbind(resource: T, organisationId: string): Promise<void> | void;
+  /**
+   * When false, a released resource stays bound and goes back idle still carrying its tenant: the
+   * next acquire by the same tenant skips both round trips (tenant-affine reuse), and any other
+   * caller gets it only after `unbind` succeeded. Set true when the bound state must not outlive
+   * the lease (e.g. an open transaction behind PgBouncer): then `unbind` runs on every release.
+   * @default false
+   */
+  unbindOnRelease?: boolean;
 }
 
 /** Create-retry backoff (HikariCP-style). */
@@ -44,6 +52,8 @@ export interface CreateRetryOptions {
   maxDelayMs?: number;
   /** @default 2 */
   factor?: number;
+  /** Fraction of each delay that is randomised (0 = none, 1 = full jitter). @default 0.5 */
+  jitter?: number;
 }
 
 /** Health thresholds. A rule is off when its threshold is `Infinity` (or 0 for counters where noted). */

@@ -1,0 +1,54 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { LazyHealthIndicator, LazyModule } from '@reservoir/lazy';
+import { ReservoirMetricsModule } from '@reservoir/metrics';
+import { PoolHealthIndicator } from '@reservoir/pool';
+import { TenantModule } from '@reservoir/tenant';
+import { DEMO_CONFIG, type DemoConfig, loadConfig } from './config';
+import { DashboardController } from './dashboard/dashboard.controller';
+import { DashboardService } from './dashboard/dashboard.service';
+import { DatabaseModule } from './db/database.module';
+import { HealthController } from './health/health.controller';
+import { DemoLeases } from './load/demo-leases.service';
+import { DemoController } from './load/demo.controller';
+import { LoadService } from './load/load.service';
+import { ProjectsController } from './projects/projects.controller';
+import { PricingService, TenantSettingsService } from './settings/lazy-resources.service';
+
+/**
+ * The Reservoir demo: "projects and tasks per organisation".
+ * - TenantModule: `x-organisation-id` on every route except /health, /metrics, /dashboard, /demo.
+ * - DatabaseModule: PoolModule pools of SQLite connections (default) or pg clients with RLS.
+ * - LazyModule: per-tenant settings/flags and a slow, preloaded pricing table, with versions.
+ * - ReservoirMetricsModule: Prometheus /metrics for the pools and the lazy loader.
+ * - Terminus /health, the live /dashboard, and POST /demo/load.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(config: DemoConfig = loadConfig()): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        TenantModule.forRoot({}),
+        TerminusModule.forRoot({ errorLogStyle: 'pretty' }),
+        DatabaseModule.forRoot(config),
+        LazyModule.forRoot({ retry: { attempts: 3 } }),
+        ReservoirMetricsModule.forRoot({
+          perTenant: { enabled: config.metricsPerTenant, maxTenants: 20 },
+          defaultMetrics: true,
+        }),
+      ],
+      controllers: [HealthController, ProjectsController, DemoController, DashboardController],
+      providers: [
+        { provide: DEMO_CONFIG, useValue: config },
+        PoolHealthIndicator,
+        LazyHealthIndicator,
+        TenantSettingsService,
+        PricingService,
+        LoadService,
+        DemoLeases,
+        DashboardService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The demo's configuration, read once from the environment. Defaults live here and nowhere else;
+ * docs/readme.demo.md lists every variable.
+ */
+import { resolve } from 'node:path';
+
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+export interface DemoConfig {
+  /** HTTP port. env PORT @default 3000 */
+  port: number;
+  /** 'postgres' when DATABASE_URL is a postgres:// URL, else the embedded SQLite. */
+  database: DatabaseKind;
+  /** env DATABASE_URL (postgres:// or postgresql://). */
+  databaseUrl?: string;
+  /** Directory of the SQLite file. env DATA_DIR @default ./data */
+  dataDir: string;
+  /** Max connections of the main pool ('db'). env DB_POOL_MAX @default 10 */
+  poolMax: number;
+  /** Connections prefilled at start. env DB_POOL_MIN @default 2 */
+  poolMin: number;
+  /** Acquire timeout of the main pool. env DB_ACQUIRE_TIMEOUT_MS @default 5000 */
+  acquireTimeoutMs: number;
+  /**
+   * Window of the pool's wait/timeout health rules. The library default is 60 s; the demo uses
+   * 10 s so a visitor sees it recover soon after a load run. env POOL_HEALTH_WINDOW_MS @default 10000
+   */
+  healthWindowMs: number;
+  /** Timeout of the /health database ping. env HEALTH_PING_TIMEOUT_MS @default 1000 */
+  pingTimeoutMs: number;
+  /** Simulated latency of the slow pricing table loader. env PRICING_LOAD_MS @default 400 */
+  pricingLoadMs: number;
+  /** Per-tenant metric series (bounded). env METRICS_PER_TENANT @default true */
+  metricsPerTenant: boolean;
+}
+
+function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`Invalid ${key}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}.`);
+  }
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
+  const url = env.DATABASE_URL?.trim();
+  const isPg = !!url && /^postgres(ql)?:\/\//i.test(url);
+  if (url && !isPg) {
+    throw new Error(
+      `DATABASE_URL must be a postgres:// URL (got ${JSON.stringify(url.split(':')[0] + ':…')}); ` +
+        'unset it to use the embedded SQLite database.',
+    );
+  }
+  const poolMax = int(env, 'DB_POOL_MAX', 10, 1, 100);
+  return {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    database: isPg ? 'postgres' : 'sqlite',
+    ...(isPg && { databaseUrl: url }),
+    dataDir: resolve(env.DATA_DIR || 'data'),
+    poolMax,
+    poolMin: Math.min(poolMax, int(env, 'DB_POOL_MIN', 2, 0, 100)),
+    acquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 50, 600_000),
+    healthWindowMs: int(env, 'POOL_HEALTH_WINDOW_MS', 10_000, 1000, 3_600_000),
+    pingTimeoutMs: int(env, 'HEALTH_PING_TIMEOUT_MS', 1000, 10, 60_000),
+    pricingLoadMs: int(env, 'PRICING_LOAD_MS', 400, 0, 60_000),
+    metricsPerTenant: env.METRICS_PER_TENANT !== 'false',
+  };
+}
+
+/** DI token of the DemoConfig. */
+export const DEMO_CONFIG = 'DEMO:CONFIG';
+
+/** Health thresholds of the main pool; the dashboard draws the same lines. */
+export const MAIN_POOL_THRESHOLDS = { degraded: 0.7, unhealthy: 1 } as const;

@@ -1,0 +1,75 @@
+/**
+ * GET /dashboard: the live page (static HTML + JS, no build step, nothing from a CDN).
+ * GET /dashboard/assets/:file: its script, styles and uPlot, from this app.
+ * GET /dashboard/stream: Server-Sent Events. On every (re)connect the stream first sends
+ *   `event: history` (all recent points, or only those after the Last-Event-ID the browser sends
+ *   when it reconnects), then `event: sample` once a second. Event ids are sample sequence numbers.
+ * GET /dashboard/snapshot: the latest snapshot and history as JSON.
+ */
+import {
+  Controller,
+  Get,
+  Header,
+  Headers,
+  NotFoundException,
+  Param,
+  Sse,
+  StreamableFile,
+  type MessageEvent,
+} from '@nestjs/common';
+import { type Observable, concat, map, of } from 'rxjs';
+import { SkipTenant } from '@reservoir/tenant';
+import { type Asset, loadDashboardAssets } from './dashboard.assets';
+import { DashboardService, SAMPLE_INTERVAL_MS } from './dashboard.service';
+
+@SkipTenant()
+@Controller('dashboard')
+export class DashboardController {
+  private readonly assets: Map<string, Asset> = loadDashboardAssets();
+
+  constructor(private readonly dashboard: DashboardService) {}
+
+  @Get()
+  @Header('Cache-Control', 'no-cache')
+  page(): StreamableFile {
+    return this.send('dashboard.html');
+  }
+
+  @Get('assets/:file')
+  @Header('Cache-Control', 'no-cache')
+  asset(@Param('file') file: string): StreamableFile {
+    if (file === 'dashboard.html') throw new NotFoundException();
+    return this.send(file);
+  }
+
+  @Get('snapshot')
+  @Header('Cache-Control', 'no-store')
+  snapshot() {
+    return this.dashboard.historySince();
+  }
+
+  @Sse('stream')
+  stream(@Headers('last-event-id') lastEventId?: string): Observable<MessageEvent> {
+    const after =
+      lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
+    const history = this.dashboard.historySince(after);
+    const lastSeq = history.points.at(-1)?.seq;
+    return concat(
+      of<MessageEvent>({
+        type: 'history',
+        data: history,
+        retry: SAMPLE_INTERVAL_MS,
+        ...(lastSeq !== undefined && { id: String(lastSeq) }),
+      }),
+      this.dashboard.samples$.pipe(
+        map((s): MessageEvent => ({ type: 'sample', id: String(s.point.seq), data: s })),
+      ),
+    );
+  }
+
+  private send(name: string): StreamableFile {
+    const asset = this.assets.get(name);
+    if (!asset) throw new NotFoundException(`no dashboard asset ${JSON.stringify(name)}`);
+    return new StreamableFile(asset.body, { type: asset.type });
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * Samples the pools and the lazy loader once a second (an rxjs `interval`) into a bounded ring of
+ * points for the charts, and builds the snapshot the page renders. Public library APIs only:
+ * `PoolRegistry.all()`, `pool.stats()`, `pool.health()`, `LazyLoader.stats()` and its `events$`.
+ */
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Subject, type Subscription, interval } from 'rxjs';
+import { LazyLoader } from '@reservoir/lazy';
+import { type Pool, PoolRegistry, type PoolStats } from '@reservoir/pool';
+import { DEMO_CONFIG, type DemoConfig, MAIN_POOL_THRESHOLDS } from '../config';
+import { MAIN_POOL } from '../db/db.types';
+import { type LoadStatus, LoadService } from '../load/load.service';
+
+/** One chart point of the main pool. */
+export interface DashboardPoint {
+  seq: number;
+  /** Epoch ms. */
+  t: number;
+  /** Utilization 0..1. */
+  u: number;
+  inUse: number;
+  pending: number;
+  /** Acquire wait percentiles, ms. */
+  p95: number;
+  p99: number;
+}
+
+export interface PoolView {
+  name: string;
+  health: { state: string; reasons: string[] };
+  utilization: number;
+  size: number;
+  idle: number;
+  inUse: number;
+  pending: number;
+  max: number;
+  min: number;
+  created: number;
+  timeouts: number;
+  acquireWaitMs: PoolStats['acquireWaitMs'];
+  trend: PoolStats['trend'];
+}
+
+export interface DashboardSnapshot {
+  at: number;
+  database: string;
+  main: (PoolView & { thresholds: { degraded: number; unhealthy: number }; tenants: TenantShare[] }) | null;
+  pools: PoolView[];
+  lazy: {
+    hitRatio: number;
+    resources: Array<{
+      resource: string;
+      hitRatio: number;
+      loads: number;
+      lastLoadMs: number;
+      p95LoadMs: number;
+      version: number | null;
+    }>;
+  };
+  load: LoadStatus;
+}
+
+export interface TenantShare {
+  organisationId: string;
+  acquired: number;
+  inUse: number;
+  share: number;
+}
+
+export interface DashboardSample {
+  point: DashboardPoint;
+  snapshot: DashboardSnapshot;
+}
+
+/** Ten minutes at one point per second. */
+export const HISTORY_POINTS = 600;
+export const SAMPLE_INTERVAL_MS = 1000;
+/** Organisations shown in the share-of-leases panel (the rest are summed as "others"). */
+const MAX_TENANT_ROWS = 8;
+
+@Injectable()
+export class DashboardService implements OnModuleInit, OnModuleDestroy {
+  /** New samples, one per SAMPLE_INTERVAL_MS; completes on shutdown so SSE responses end. */
+  readonly samples$ = new Subject<DashboardSample>();
+  private readonly history: DashboardPoint[] = [];
+  private readonly versions = new Map<string, number>();
+  private seq = 0;
+  private latest?: DashboardSample;
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly registry: PoolRegistry,
+    private readonly lazy: LazyLoader,
+    private readonly load: LoadService,
+    @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.subscriptions.push(
+      this.lazy.events$.subscribe((e) => {
+        if (e.type === 'load' && e.version > (this.versions.get(e.resource) ?? 0)) {
+          this.versions.set(e.resource, e.version);
+        }
+      }),
+      interval(SAMPLE_INTERVAL_MS).subscribe(() => this.sample()),
+    );
+    this.sample();
+  }
+
+  onModuleDestroy(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.samples$.complete();
+  }
+
+  /** Points newer than `afterSeq` (all when undefined), and the latest snapshot. */
+  historySince(afterSeq?: number): { points: DashboardPoint[]; snapshot: DashboardSnapshot | null } {
+    const points = afterSeq === undefined ? [...this.history] : this.history.filter((p) => p.seq > afterSeq);
+    return { points, snapshot: this.latest?.snapshot ?? null };
+  }
+
+  /** Takes a sample now (also used by the interval). */
+  sample(): DashboardSample {
+    const snapshot = this.snapshot();
+    const m = snapshot.main;
+    const point: DashboardPoint = {
+      seq: ++this.seq,
+      t: snapshot.at,
+      u: m?.utilization ?? 0,
+      inUse: m?.inUse ?? 0,
+      pending: m?.pending ?? 0,
+      p95: round(m?.acquireWaitMs.p95 ?? 0),
+      p99: round(m?.acquireWaitMs.p99 ?? 0),
+    };
+    this.history.push(point);
+    if (this.history.length > HISTORY_POINTS) this.history.shift();
+    this.latest = { point, snapshot };
+    this.samples$.next(this.latest);
+    return this.latest;
+  }
+
+  snapshot(): DashboardSnapshot {
+    const pools = this.registry.all().map((p) => ({ pool: p, view: view(p) }));
+    const mainEntry = pools.find((p) => p.pool.name === MAIN_POOL);
+    const main = mainEntry
+      ? {
+          ...mainEntry.view,
+          thresholds: { ...MAIN_POOL_THRESHOLDS },
+          tenants: tenantShares(mainEntry.pool.stats()),
+        }
+      : null;
+    const lazyStats = this.lazy.stats();
+    return {
+      at: Date.now(),
+      database: this.config.database,
+      main,
+      pools: pools.map((p) => p.view),
+      lazy: {
+        hitRatio: lazyStats.total.hitRatio,
+        resources: Object.values(lazyStats.resources).map((r) => ({
+          resource: r.resource,
+          hitRatio: r.hitRatio,
+          loads: r.loads,
+          lastLoadMs: round(r.loadTime.lastMs),
+          p95LoadMs: round(r.loadTime.p95Ms),
+          version: this.versions.get(r.resource) ?? null,
+        })),
+      },
+      load: this.load.current(),
+    };
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function view(pool: Pool<unknown>): PoolView {
+  const s = pool.stats();
+  const h = pool.health();
+  return {
+    name: pool.name,
+    health: { state: h.state, reasons: h.reasons },
+    utilization: s.utilization,
+    size: s.size,
+    idle: s.idle,
+    inUse: s.inUse,
+    pending: s.pending,
+    max: s.max,
+    min: s.min,
+    created: s.created,
+    timeouts: s.timeouts,
+    acquireWaitMs: {
+      p50: round(s.acquireWaitMs.p50),
+      p95: round(s.acquireWaitMs.p95),
+      p99: round(s.acquireWaitMs.p99),
+    },
+    trend: s.trend,
+  };
+}
+
+/** Share of all tenant-tagged leases since start, largest first, the tail summed as "others". */
+function tenantShares(stats: PoolStats): TenantShare[] {
+  const rows = Object.entries(stats.tenants).map(([organisationId, t]) => ({
+    organisationId,
+    acquired: t.acquired,
+    inUse: t.inUse,
+    share: 0,
+  }));
+  const total = rows.reduce((n, r) => n + r.acquired, 0);
+  if (total === 0) return [];
+  rows.sort((a, b) => b.acquired - a.acquired);
+  const head = rows.slice(0, MAX_TENANT_ROWS);
+  const tail = rows.slice(MAX_TENANT_ROWS);
+  if (tail.length) {
+    head.push({
+      organisationId: `${tail.length} others`,
+      acquired: tail.reduce((n, r) => n + r.acquired, 0),
+      inUse: tail.reduce((n, r) => n + r.inUse, 0),
+      share: 0,
+    });
+  }
+  for (const r of head) r.share = r.acquired / total;
+  return head;
+}

@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+import { loadConfig } from './config';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig();
+  const app = await NestFactory.create(AppModule.forRoot(config));
+  // SIGTERM/SIGINT → stop load and SSE streams (onModuleDestroy), let in-flight requests finish
+  // (the HTTP server closes), then drain the pools (PoolModule's onApplicationShutdown).
+  app.enableShutdownHooks();
+  await app.listen(config.port);
+  const url = (await app.getUrl()).replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
+  const db = config.database === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `SQLite in ${config.dataDir}`;
+  Logger.log(
+    `Reservoir demo on ${url}/dashboard (${db}); also ${url}/health and ${url}/metrics`,
+    'Bootstrap',
+  );
+}
+
+void bootstrap();

@@ -1,0 +1,183 @@
+/**
+ * bench:lazy: the cache-hit path of @reservoir/lazy next to lru-cache (the promise-returning limit),
+ * cache-manager 7 `wrap` and bentocache `getOrSet` (memory L1, defaults), interleaved in one plain
+ * Node process; plus a 10,000-caller stampede on a cold key.
+ *
+ * Note: TenantContext.run() uses AsyncLocalStorage, which on Node 20 turns promise hooks on for the
+ * whole process once used. Every case below runs under that same condition, so compare ratios.
+ */
+import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TenantContext, TenantModule } from '@reservoir/tenant';
+import { LazyLoader, LazyModule, LazyResource } from '@reservoir/lazy';
+import { BentoCache, bentostore } from 'bentocache';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { createCache } from 'cache-manager';
+import { LRUCache } from 'lru-cache';
+import { type Case, machineLine, median, ratioTable, runInterleaved, writeSection } from './lib/harness';
+
+const KEYS = Array.from({ length: 8 }, (_, i) => `sku-${i}`);
+const BATCH = 1000;
+
+@Injectable()
+class PriceService {
+  loads = 0;
+
+  @LazyResource()
+  async price(sku: string): Promise<number> {
+    this.loads++;
+    return sku.length;
+  }
+}
+
+@Module({ imports: [TenantModule.forRoot(), LazyModule.forRoot()], providers: [PriceService] })
+class BenchModule {}
+
+/** Runs `op` in batches until `durationMs` passed; returns the number of operations. */
+async function loop(durationMs: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  const end = performance.now() + durationMs;
+  let ops = 0;
+  while (performance.now() < end) {
+    for (let i = 0; i < BATCH; i++) await op(i);
+    ops += BATCH;
+  }
+  return ops;
+}
+
+async function stampede(
+  name: string,
+  makeCall: (key: string, loader: () => Promise<number>) => Promise<unknown>,
+  reps = 5,
+): Promise<string> {
+  const walls: number[] = [];
+  const calls: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    let n = 0;
+    const loader = async () => {
+      n++;
+      await new Promise((res) => setTimeout(res, 5));
+      return 1;
+    };
+    const key = `cold-${name}-${r}`;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 10_000 }, () => makeCall(key, loader)));
+    walls.push(performance.now() - t0);
+    calls.push(n);
+  }
+  return `| ${name} | ${median(walls).toFixed(1)} ms | ${calls.join(', ')} |`;
+}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(BenchModule, { logger: false });
+  const tenant = app.get(TenantContext);
+  const lazy = app.get(LazyLoader);
+  const svc = app.get(PriceService);
+  lazy.register('global', async () => 42, { tenantScoped: false });
+  lazy.register('scoped', async () => 42);
+
+  const lru = new LRUCache<string, number>({ max: 1000 });
+  for (const k of KEYS) lru.set(k, k.length);
+  const cm = createCache();
+  const bento = new BentoCache({
+    default: 'memory',
+    stores: { memory: bentostore().useL1Layer(memoryDriver({})) },
+  });
+
+  // warm every cache so the loops measure hits only
+  await tenant.run('acme', async () => {
+    for (const k of KEYS) {
+      await svc.price(k);
+      await lazy.get('scoped');
+    }
+  });
+  await lazy.get('global');
+  for (const k of KEYS) {
+    await cm.wrap(k, async () => k.length);
+    await bento.getOrSet({ key: k, factory: async () => k.length });
+  }
+
+  const cases: Case[] = [
+    {
+      name: '@LazyResource method, 1 arg, in TenantContext.run',
+      run: (ms) => tenant.run('acme', () => loop(ms, (i) => svc.price(KEYS[i & 7]))),
+    },
+    { name: 'LazyLoader.get (global resource)', run: (ms) => loop(ms, () => lazy.get('global')) },
+    {
+      name: 'LazyLoader.get (tenant-scoped, in TenantContext.run)',
+      run: (ms) => tenant.run('acme', () => loop(ms, () => lazy.get('scoped'))),
+    },
+    {
+      name: 'limit: await Promise.resolve(lru.get(k))',
+      run: (ms) => loop(ms, (i) => Promise.resolve(lru.get(KEYS[i & 7]))),
+    },
+    {
+      name: 'cache-manager 7 wrap',
+      run: (ms) =>
+        loop(ms, (i) => {
+          const k = KEYS[i & 7];
+          return cm.wrap(k, async () => k.length);
+        }),
+    },
+    {
+      name: 'bentocache getOrSet (memory L1)',
+      run: (ms) =>
+        loop(ms, (i) => {
+          const k = KEYS[i & 7];
+          return bento.getOrSet({ key: k, factory: async () => k.length });
+        }),
+    },
+  ];
+  const results = await runInterleaved(cases);
+  if (svc.loads !== KEYS.length) throw new Error(`hit loop loaded ${svc.loads - KEYS.length} extra time(s)`);
+
+  const by = (prefix: string) => results.find((r) => r.name.startsWith(prefix))!.median;
+  const decoratedVsCm = by('@LazyResource') / by('cache-manager');
+  const getVsLimit = by('LazyLoader.get (global') / by('limit');
+
+  // stampede: a fresh resource per rep for LazyLoader (register takes the loader)
+  let rep = 0;
+  const stampedeRows = [
+    await stampede('LazyLoader.get', (key, loader) => {
+      const k = `${key}-${rep++}`;
+      if (!lazy.isRegistered(key)) lazy.register(key, loader, { tenantScoped: false });
+      void k;
+      return lazy.get(key);
+    }),
+    await stampede('@LazyResource-style (tenant-scoped, in run)', (key, loader) => {
+      if (!lazy.isRegistered(key)) lazy.register(key, loader);
+      return tenant.run('acme', () => lazy.get(key));
+    }),
+    await stampede('cache-manager 7 wrap', (key, loader) => cm.wrap(key, loader)),
+    await stampede('bentocache getOrSet', (key, loader) => bento.getOrSet({ key, factory: loader })),
+  ];
+
+  const md = [
+    '## Lazy loading: cache-hit path (`npm run bench:lazy`)',
+    '',
+    machineLine(),
+    '',
+    'Hit path of each cache, one plain Node process, interleaved rounds, medians. All cases run after',
+    "TenantContext (AsyncLocalStorage) is in use, so Node's promise hooks are on for every case alike.",
+    '',
+    ratioTable(results, 'cache-manager 7 wrap'),
+    '',
+    `- Target: decorated method >= 5x cache-manager wrap: **${decoratedVsCm.toFixed(2)}x** ${decoratedVsCm >= 5 ? '(met)' : '(NOT met)'}`,
+    `- Target: LazyLoader.get >= 0.5x the promise-returning limit: **${getVsLimit.toFixed(2)}x** ${getVsLimit >= 0.5 ? '(met)' : '(NOT met)'}`,
+    '',
+    '### Stampede: 10,000 concurrent callers on a cold key (loader takes 5 ms), 5 reps',
+    '',
+    '| cache | median wall time | loader calls per rep |',
+    '|---|---:|---|',
+    ...stampedeRows,
+  ].join('\n');
+  console.log(md);
+  writeSection('lazy', md);
+  await bento.disconnect();
+  await app.close();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

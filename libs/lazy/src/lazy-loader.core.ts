@@ -1,0 +1,900 @@
+import { type Observable, Subject } from 'rxjs';
+import { SampleWindow, TrendWindow, backoffDelay, type TrendSnapshot } from '@reservoir/core';
+// The errors file only, not the tenant barrel: the core stays free of Nest.
+import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
+import { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
+import { TENANT_SEPARATOR } from './lazy.constants';
+import { LazyConfigError, LazyKeyError, LazyLoadError } from './lazy.errors';
+import type { LazyAlertKind, LazyEvent, LazyLogger } from './lazy.events';
+import { LazyMessages } from './lazy.messages';
+import {
+  resolveModuleOptions,
+  resolveResourceOptions,
+  type LazyEvictionPolicy,
+  type LazyModuleOptions,
+  type LazyResourceDefaults,
+  type ResolvedModuleOptions,
+  type ResolvedResourceOptions,
+} from './lazy.options';
+
+/** Services the core needs from its host; every one optional. */
+export interface LazyLoaderCoreDeps {
+  /** Current organisation id, undefined outside a tenant scope (e.g. `() => tenantContext.organisationId`). */
+  tenantResolver?: () => string | undefined;
+  /** Where alerts and preload failures are written. Default: nothing. */
+  logger?: LazyLogger;
+  /** Monotonic clock in ms. Default: `performance.now()`. */
+  clock?: () => number;
+  /** Random source of the retry jitter. Default: `Math.random`. */
+  random?: () => number;
+}
+
+/** Where `invalidate()` applies. Without it: the current tenant when in scope, else every tenant. */
+export interface LazyInvalidateOptions {
+  /** Only this organisation's entries (plus global entries). */
+  organisationId?: string;
+  /** Every organisation's entries. */
+  allTenants?: boolean;
+}
+
+/** Reads for an explicit organisation instead of the current one. */
+export interface LazyReadOptions {
+  organisationId?: string;
+}
+
+/** Load-time percentiles in ms. */
+export interface LazyLoadTimeStats {
+  count: number;
+  lastMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+export interface LazyCounters {
+  hits: number;
+  /** Accesses that found no usable value (including those that joined an in-flight load). */
+  misses: number;
+  /** Misses that joined an in-flight load instead of starting one. */
+  coalesced: number;
+  /** Successful loads. */
+  loads: number;
+  /** Failed loader calls (each attempt counts). */
+  errors: number;
+  /** Loads that gave up after their last attempt. */
+  failures: number;
+  retries: number;
+  evictions: number;
+  invalidations: number;
+  staleServed: number;
+  refreshFailures: number;
+  drifts: number;
+  /** hits / (hits + misses), 0 when unused. */
+  hitRatio: number;
+  /** Cached entries right now. */
+  entries: number;
+}
+
+/** Metrics and state of one resource. */
+export interface LazyResourceStats extends LazyCounters {
+  resource: string;
+  tenantScoped: boolean;
+  required: boolean;
+  preload: 'none' | 'pending' | 'done' | 'failed';
+  loadTime: LazyLoadTimeStats;
+  /** Sliding-window trends (slope per second), sampled at each load. */
+  trend: { hitRatio: TrendSnapshot; loadTimeMs: TrendSnapshot };
+  consecutiveFailures: number;
+  lastError: string | undefined;
+  /** Clock time of the last successful load. */
+  lastSuccessAt: number | undefined;
+  /** Clock time since which stale values are served without a successful load; undefined when fresh. */
+  staleServingSince: number | undefined;
+}
+
+export interface LazyStats {
+  total: LazyCounters & {
+    loadTime: LazyLoadTimeStats;
+    trend: { hitRatio: TrendSnapshot; loadTimeMs: TrendSnapshot };
+  };
+  resources: Record<string, LazyResourceStats>;
+  maxEntries: number;
+  policy: LazyEvictionPolicy | 'custom';
+}
+
+type LoaderFn = (...args: never[]) => unknown;
+
+/** Internal per-resource state. */
+export class ResourceState {
+  hits = 0;
+  misses = 0;
+  coalesced = 0;
+  loads = 0;
+  errors = 0;
+  failures = 0;
+  retries = 0;
+  evictions = 0;
+  invalidations = 0;
+  staleServed = 0;
+  refreshFailures = 0;
+  drifts = 0;
+  entries = 0;
+  consecutiveFailures = 0;
+  lastError: unknown = undefined;
+  lastSuccessAt: number | undefined = undefined;
+  staleServingSince: number | undefined = undefined;
+  preloadState: 'none' | 'pending' | 'done' | 'failed';
+  readonly loadTimes = new SampleWindow(512);
+  readonly hitRatioTrend = new TrendWindow();
+  readonly loadTimeTrend = new TrendWindow();
+
+  /**
+   * Store keys already built, per organisation: a repeat hit reuses the same string (hash cached by
+   * the engine) instead of concatenating and hashing a new one. Bounded; cleared when full.
+   */
+  private readonly keyMemo = new Map<string, Map<string, string>>();
+
+  storeKey(org: string, entryKey: string): string {
+    let byKey = this.keyMemo.get(org);
+    if (byKey === undefined) {
+      if (this.keyMemo.size >= KEY_MEMO_ORGS) this.keyMemo.clear();
+      byKey = new Map();
+      this.keyMemo.set(org, byKey);
+    }
+    let sk = byKey.get(entryKey);
+    if (sk === undefined) {
+      if (byKey.size >= KEY_MEMO_KEYS) byKey.clear();
+      sk = org + TENANT_SEPARATOR + entryKey;
+      byKey.set(entryKey, sk);
+    }
+    return sk;
+  }
+
+  constructor(
+    readonly name: string,
+    readonly options: ResolvedResourceOptions,
+    /** The loader called on a miss; for a decorated method, the original method. */
+    readonly loader: LoaderFn | undefined,
+    readonly thisArg: unknown,
+    /** Entry key a preload loads (the registered key, or `Class.method()`). */
+    readonly preloadKey: string | undefined,
+  ) {
+    this.preloadState = options.preload ? 'pending' : 'none';
+  }
+}
+
+interface Flight {
+  promise: Promise<unknown>;
+  /** Set by invalidate(): the result is returned to its callers but not cached. */
+  discarded: boolean;
+  /** A background refresh: its outcome has no caller. */
+  background: boolean;
+}
+
+const EMPTY_ARGS: never[] = [];
+const KEY_MEMO_ORGS = 64;
+const KEY_MEMO_KEYS = 64;
+const noop = (): void => undefined;
+
+function ratio(h: number, m: number): number {
+  return h + m === 0 ? 0 : h / (h + m);
+}
+
+/**
+ * The framework-free loader under `LazyLoader`: registration, cache with single-flight loads, retry,
+ * versions, staleness, eviction, tenant namespacing, metrics and events. No Nest in here.
+ *
+ * Hit path: resolve the tenant, build the store key, one synchronous store read, a deadline compare
+ * (only when the entry can go stale), a counter increment, `Promise.resolve(value)`. No async
+ * function, no lock, no await, no event object unless `events$` is observed.
+ *
+ * @publicApi
+ */
+export class LazyLoaderCore {
+  /** Validated module options (defaults for every resource). */
+  readonly options: ResolvedModuleOptions;
+  private readonly store: CacheStore<LazyEntry>;
+  private readonly resources = new Map<string, ResourceState>();
+  private readonly inflight = new Map<string, Flight>();
+  private readonly timers = new Map<ReturnType<typeof setTimeout>, (ok: boolean) => void>();
+  private readonly subject = new Subject<LazyEvent>();
+  private readonly tenantResolver: (() => string | undefined) | undefined;
+  private readonly logger: LazyLogger | undefined;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly totalLoadTimes = new SampleWindow(1024);
+  private readonly totalHitRatioTrend = new TrendWindow();
+  private readonly totalLoadTimeTrend = new TrendWindow();
+  private preloadStarted = false;
+  private closed = false;
+
+  /** Loads, hits, misses, retries, evictions and alerts. Events are only built while observed. */
+  readonly events$: Observable<LazyEvent> = this.subject.asObservable();
+
+  constructor(options: LazyModuleOptions | Record<string, unknown> = {}, deps: LazyLoaderCoreDeps = {}) {
+    this.options = resolveModuleOptions(options);
+    this.tenantResolver = deps.tenantResolver;
+    this.logger = deps.logger;
+    this.clock = deps.clock ?? (() => performance.now());
+    this.random = deps.random ?? Math.random;
+    this.store = this.options.store ?? new MemoryCacheStore(this.options.maxEntries, this.options.policy);
+    this.store.onEvict?.((key, entry) => this.onEvicted(key, entry));
+    this.store.onRemoteInvalidate?.((key) => this.dropFlight(key));
+  }
+
+  // ---------------------------------------------------------------- registration
+
+  /**
+   * Registers a loader under `key`. `options` override the module defaults for this resource.
+   * @throws LazyConfigError on a duplicate key or an invalid option
+   */
+  register<T>(key: string, loader: () => T | Promise<T>, options?: LazyResourceDefaults): void {
+    if (typeof key !== 'string' || key.length === 0) throw LazyKeyError.invalidKey('register', key);
+    const context = `LazyLoader.register("${key}")`;
+    if (typeof loader !== 'function') throw LazyConfigError.create(context, 'loader', loader, 'a function');
+    this.addResource(key, resolveResourceOptions(this.options, options, context), loader, undefined, key);
+  }
+
+  isRegistered(key: string): boolean {
+    return this.resources.has(key);
+  }
+
+  /**
+   * Registers a decorated method (used by the `@LazyResource()` explorer). `options` are raw and are
+   * validated here.
+   * @internal
+   */
+  registerMethod(
+    name: string,
+    options: unknown,
+    method: LoaderFn,
+    thisArg: unknown,
+  ): { resource: ResourceState; options: ResolvedResourceOptions } {
+    const context = `@LazyResource() on ${name}`;
+    const resolved = resolveResourceOptions(this.options, options, context, true);
+    if (resolved.preload && method.length > 0) throw LazyConfigError.preloadNeedsNoArgs(name, method.length);
+    const resource = this.addResource(name, resolved, method, thisArg, `${name}()`);
+    return { resource, options: resolved };
+  }
+
+  private addResource(
+    name: string,
+    options: ResolvedResourceOptions,
+    loader: LoaderFn,
+    thisArg: unknown,
+    preloadKey: string,
+  ): ResourceState {
+    if (this.resources.has(name)) throw LazyConfigError.duplicate(name);
+    const res = new ResourceState(name, options, loader, thisArg, preloadKey);
+    this.resources.set(name, res);
+    if (this.preloadStarted && res.preloadState === 'pending') void this.preloadOne(res).catch(noop);
+    return res;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * The value of `key`: from cache when present and fresh, else loaded (once, however many callers).
+   * @throws LazyKeyError when nothing is registered under `key`
+   * @throws TenantRequiredError for a tenant-scoped resource outside a tenant scope
+   * @throws LazyLoadError when every attempt failed and no earlier value can be served
+   */
+  get<T>(key: string): Promise<T> {
+    const res = this.resources.get(key);
+    if (res === undefined) return Promise.reject(LazyKeyError.notRegistered(key));
+    return this.call(res, key, EMPTY_ARGS) as Promise<T>;
+  }
+
+  /**
+   * The hit path shared by `get()` and decorated methods. Deliberately not `async`.
+   * @internal
+   */
+  call(res: ResourceState, entryKey: string, args: readonly unknown[]): Promise<unknown> {
+    let org: string | undefined;
+    let sk: string;
+    if (res.options.tenantScoped) {
+      org = this.tenantResolver === undefined ? undefined : this.tenantResolver();
+      if (org === undefined)
+        return Promise.reject(new TenantRequiredError(LazyMessages.tenantRequired(entryKey)));
+      sk = res.storeKey(org, entryKey);
+    } else {
+      sk = res.storeKey('', entryKey);
+    }
+    const e = this.store.get(sk);
+    if (e !== undefined) {
+      const deadline = e.staleAt < e.expiresAt ? e.staleAt : e.expiresAt;
+      if (deadline === Infinity || this.clock() < deadline) {
+        res.hits++;
+        if (this.subject.observed) this.emitEntry('hit', res, e);
+        return Promise.resolve(e.value);
+      }
+      return this.onDeadline(res, sk, entryKey, org, e, args);
+    }
+    res.misses++;
+    if (this.subject.observed)
+      this.subject.next({ type: 'miss', resource: res.name, key: entryKey, organisationId: org });
+    return this.load(res, sk, entryKey, org, args, false);
+  }
+
+  /** A stale or expired entry. */
+  private onDeadline(
+    res: ResourceState,
+    sk: string,
+    entryKey: string,
+    org: string | undefined,
+    e: LazyEntry,
+    args: readonly unknown[],
+  ): Promise<unknown> {
+    const now = this.clock();
+    const o = res.options;
+    if (now >= e.expiresAt || o.refresh === 'blocking') {
+      res.misses++;
+      if (this.subject.observed)
+        this.subject.next({ type: 'miss', resource: res.name, key: entryKey, organisationId: org });
+      // An expired entry is kept only as the serve-on-error fallback.
+      if (now >= e.expiresAt && !o.serveStaleOnError) this.remove(res, sk);
+      return this.load(res, sk, entryKey, org, args, false);
+    }
+    // Stale-while-revalidate: serve now, refresh once.
+    res.hits++;
+    res.staleServed++;
+    if (res.staleServingSince === undefined) res.staleServingSince = now;
+    if (!this.inflight.has(sk)) {
+      this.alert(
+        'stale-served',
+        res,
+        e,
+        LazyMessages.alertStaleServed(entryKey, now - e.loadedAt, o.staleAfterMs, 'stale'),
+      );
+      this.load(res, sk, entryKey, org, args, false, true).catch(noop);
+    }
+    return Promise.resolve(e.value);
+  }
+
+  /**
+   * Forces a fresh load of `key` (after any load already in flight), and returns the new value.
+   */
+  reload<T>(key: string, options?: LazyReadOptions): Promise<T> {
+    let target: { res: ResourceState; sk: string; org: string | undefined };
+    try {
+      target = this.target(key, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { res, sk, org } = target;
+    if (res.loader === undefined || (res.name !== key && res.preloadKey !== key)) {
+      // A decorated method's entry with arguments: reload by calling the method again after invalidate.
+      return Promise.reject(LazyKeyError.notRegistered(key));
+    }
+    const start = (): Promise<T> => this.load(res, sk, key, org, EMPTY_ARGS, true) as Promise<T>;
+    const running = this.inflight.get(sk);
+    return running === undefined ? start() : running.promise.then(start, start);
+  }
+
+  private load(
+    res: ResourceState,
+    sk: string,
+    entryKey: string,
+    org: string | undefined,
+    args: readonly unknown[],
+    forced: boolean,
+    background = false,
+  ): Promise<unknown> {
+    const running = this.inflight.get(sk);
+    if (running !== undefined && !forced) {
+      res.coalesced++;
+      return running.promise;
+    }
+    const flight: Flight = {
+      promise: undefined as unknown as Promise<unknown>,
+      discarded: false,
+      background,
+    };
+    this.inflight.set(sk, flight);
+    flight.promise = this.runLoad(flight, res, sk, entryKey, org, args);
+    return flight.promise;
+  }
+
+  private async runLoad(
+    flight: Flight,
+    res: ResourceState,
+    sk: string,
+    entryKey: string,
+    org: string | undefined,
+    args: readonly unknown[],
+  ): Promise<unknown> {
+    const o = res.options;
+    const t0 = this.clock();
+    try {
+      if (this.store.fetchRemote !== undefined) {
+        const remote = await this.store.fetchRemote(sk);
+        if (remote !== undefined && this.clock() < remote.expiresAt) {
+          if (!flight.discarded) this.put(res, sk, remote);
+          return remote.value;
+        }
+      }
+      for (let attempt = 1; ; attempt++) {
+        let value: unknown;
+        let sourceVersion: unknown;
+        try {
+          value = await (res.loader as (...a: unknown[]) => unknown).apply(res.thisArg, args as unknown[]);
+          if (o.versionOf !== undefined) sourceVersion = o.versionOf(value);
+        } catch (err) {
+          res.errors++;
+          let again = attempt < o.retry.attempts && !this.closed;
+          if (again) {
+            try {
+              again = o.retry.retryIf(err, attempt) === true;
+            } catch {
+              again = false;
+            }
+          }
+          if (again) {
+            const delayMs = backoffDelay(attempt, o.retry, this.random);
+            res.retries++;
+            if (this.subject.observed) {
+              this.subject.next({
+                type: 'retry',
+                resource: res.name,
+                key: entryKey,
+                organisationId: org,
+                attempt,
+                delayMs,
+                error: err,
+              });
+            }
+            if (await this.sleep(delayMs)) continue;
+          }
+          return this.failed(flight, res, sk, entryKey, org, attempt, err);
+        }
+        return this.loaded(flight, res, sk, entryKey, org, value, sourceVersion, attempt, t0);
+      }
+    } finally {
+      if (this.inflight.get(sk) === flight) this.inflight.delete(sk);
+    }
+  }
+
+  private loaded(
+    flight: Flight,
+    res: ResourceState,
+    sk: string,
+    entryKey: string,
+    org: string | undefined,
+    value: unknown,
+    sourceVersion: unknown,
+    attempts: number,
+    t0: number,
+  ): unknown {
+    const o = res.options;
+    const now = this.clock();
+    const durationMs = now - t0;
+    res.loads++;
+    res.consecutiveFailures = 0;
+    res.lastSuccessAt = now;
+    res.staleServingSince = undefined;
+    res.loadTimes.record(durationMs);
+    this.totalLoadTimes.record(durationMs);
+    this.sampleTrends(res, now, durationMs);
+    const cur = this.store.peek(sk);
+    const entry: LazyEntry = {
+      value,
+      version: (cur?.version ?? 0) + 1,
+      resource: res.name,
+      entryKey,
+      organisationId: org,
+      loadedAt: now,
+      staleAt: now + o.staleAfterMs,
+      expiresAt: now + o.ttlMs,
+      sourceVersion,
+    };
+    if (cur !== undefined && o.versionOf !== undefined && !Object.is(cur.sourceVersion, sourceVersion)) {
+      res.drifts++;
+      this.alert(
+        'drift-detected',
+        res,
+        entry,
+        LazyMessages.alertDrift(entryKey, cur.sourceVersion, sourceVersion, now >= cur.staleAt),
+      );
+    }
+    if (!flight.discarded) this.put(res, sk, entry);
+    if (this.subject.observed) {
+      this.subject.next({
+        type: 'load',
+        resource: res.name,
+        key: entryKey,
+        organisationId: org,
+        version: entry.version,
+        durationMs,
+        attempts,
+      });
+    }
+    return value;
+  }
+
+  private failed(
+    flight: Flight,
+    res: ResourceState,
+    sk: string,
+    entryKey: string,
+    org: string | undefined,
+    attempts: number,
+    err: unknown,
+  ): unknown {
+    const now = this.clock();
+    res.failures++;
+    res.consecutiveFailures++;
+    res.lastError = err;
+    this.sampleTrends(res, now, undefined);
+    if (this.subject.observed)
+      this.subject.next({
+        type: 'error',
+        resource: res.name,
+        key: entryKey,
+        organisationId: org,
+        attempts,
+        error: err,
+      });
+    const cur = flight.discarded ? undefined : this.store.peek(sk);
+    if (cur !== undefined) {
+      res.refreshFailures++;
+      this.alert(
+        'refresh-failed',
+        res,
+        cur,
+        LazyMessages.alertRefreshFailed(entryKey, attempts, res.consecutiveFailures, err),
+      );
+      if (res.options.serveStaleOnError) {
+        if (!flight.background) {
+          res.staleServed++;
+          if (res.staleServingSince === undefined) res.staleServingSince = now;
+          this.alert(
+            'stale-served',
+            res,
+            cur,
+            LazyMessages.alertStaleServed(entryKey, now - cur.loadedAt, res.options.staleAfterMs, 'error'),
+          );
+        }
+        return cur.value;
+      }
+    }
+    throw LazyLoadError.create(entryKey, attempts, err);
+  }
+
+  private put(res: ResourceState, sk: string, entry: LazyEntry): void {
+    if (this.store.peek(sk) === undefined) res.entries++;
+    this.store.set(sk, entry);
+  }
+
+  private remove(res: ResourceState | undefined, sk: string): void {
+    if (this.store.delete(sk) && res !== undefined) res.entries--;
+  }
+
+  private onEvicted(key: string, entry: LazyEntry): void {
+    const res = this.resources.get(entry.resource);
+    if (res !== undefined) {
+      res.entries--;
+      res.evictions++;
+    }
+    if (this.subject.observed) {
+      this.subject.next({
+        type: 'eviction',
+        resource: entry.resource,
+        key: entry.entryKey,
+        organisationId: entry.organisationId,
+      });
+    }
+    void key;
+  }
+
+  private sampleTrends(res: ResourceState, now: number, durationMs: number | undefined): void {
+    res.hitRatioTrend.add(now, ratio(res.hits, res.misses));
+    if (durationMs !== undefined) {
+      res.loadTimeTrend.add(now, durationMs);
+      this.totalLoadTimeTrend.add(now, durationMs);
+    }
+    let h = 0;
+    let m = 0;
+    for (const r of this.resources.values()) {
+      h += r.hits;
+      m += r.misses;
+    }
+    this.totalHitRatioTrend.add(now, ratio(h, m));
+  }
+
+  private sleep(ms: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve(true);
+      }, ms);
+      t.unref?.();
+      this.timers.set(t, resolve);
+    });
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  /** The cached value of `key` for the current (or given) tenant, without loading or counting. */
+  peek<T>(key: string, options?: LazyReadOptions): T | undefined {
+    return this.entry(key, options)?.value as T | undefined;
+  }
+
+  /** 0 before the first load, then 1, 2, … per successful load of the cached entry. */
+  version(key: string, options?: LazyReadOptions): number {
+    return this.entry(key, options)?.version ?? 0;
+  }
+
+  /** True when `key` has a cached value older than its `staleAfterMs`. */
+  isStale(key: string, options?: LazyReadOptions): boolean {
+    const e = this.entry(key, options);
+    return e !== undefined && this.clock() >= e.staleAt;
+  }
+
+  private entry(key: string, options?: LazyReadOptions): LazyEntry | undefined {
+    const { sk } = this.target(key, options);
+    return this.store.peek(sk);
+  }
+
+  /** Resolves a registered key, or a decorated entry key `Class.method(args)`, to its store key. */
+  private target(
+    key: string,
+    options: LazyReadOptions | undefined,
+  ): { res: ResourceState; sk: string; org: string | undefined } {
+    if (typeof key !== 'string' || key.length === 0) throw LazyKeyError.invalidKey('get', key);
+    let res = this.resources.get(key);
+    if (res === undefined) {
+      const paren = key.indexOf('(');
+      if (paren > 0) res = this.resources.get(key.slice(0, paren));
+    }
+    if (res === undefined) throw LazyKeyError.notRegistered(key);
+    if (!res.options.tenantScoped) return { res, sk: TENANT_SEPARATOR + key, org: undefined };
+    const org = options?.organisationId ?? this.tenantResolver?.();
+    if (org === undefined) throw new TenantRequiredError(LazyMessages.tenantRequired(key));
+    return { res, sk: org + TENANT_SEPARATOR + key, org };
+  }
+
+  /**
+   * Drops cached entries whose key starts with `keyOrPrefix` (a registered key, `Class.method` or
+   * `Class.method(args)`), and detaches matching in-flight loads so their results are not cached.
+   * Scope: `{ organisationId }` one tenant, `{ allTenants: true }` every tenant; by default the current
+   * tenant when in scope, else every tenant. Global (`tenantScoped: false`) entries always match.
+   * @returns the number of entries removed
+   */
+  invalidate(keyOrPrefix: string, options: LazyInvalidateOptions = {}): number {
+    if (typeof keyOrPrefix !== 'string' || keyOrPrefix.length === 0)
+      throw LazyKeyError.invalidKey('invalidate', keyOrPrefix);
+    if (options.organisationId !== undefined && options.allTenants) {
+      throw LazyConfigError.create(
+        'LazyLoader.invalidate()',
+        'options',
+        options,
+        LazyMessages.invalidateTarget,
+      );
+    }
+    const org = options.allTenants ? undefined : (options.organisationId ?? this.tenantResolver?.());
+    const matches = (storeKey: string): boolean => {
+      const i = storeKey.indexOf(TENANT_SEPARATOR);
+      const entryOrg = storeKey.slice(0, i);
+      return (
+        storeKey.startsWith(keyOrPrefix, i + 1) && (org === undefined || entryOrg === '' || entryOrg === org)
+      );
+    };
+    let removed = 0;
+    for (const sk of [...this.store.keys()]) {
+      if (!matches(sk)) continue;
+      const e = this.store.peek(sk);
+      const res = e === undefined ? undefined : this.resources.get(e.resource);
+      this.remove(res, sk);
+      removed++;
+      if (res !== undefined) res.invalidations++;
+      if (e !== undefined && this.subject.observed) {
+        this.subject.next({
+          type: 'invalidate',
+          resource: e.resource,
+          key: e.entryKey,
+          organisationId: e.organisationId,
+        });
+      }
+    }
+    for (const sk of [...this.inflight.keys()]) if (matches(sk)) this.dropFlight(sk);
+    return removed;
+  }
+
+  private dropFlight(sk: string): void {
+    const f = this.inflight.get(sk);
+    if (f !== undefined) {
+      f.discarded = true;
+      this.inflight.delete(sk);
+    }
+  }
+
+  // ---------------------------------------------------------------- preload
+
+  /** True once every resource marked `preload` has finished preloading (successfully or not). */
+  get ready(): boolean {
+    for (const r of this.resources.values()) if (r.preloadState === 'pending') return false;
+    return true;
+  }
+
+  /**
+   * Loads every resource marked `preload`, at most `preloadConcurrency` at a time. A failed preload is
+   * logged and loaded again on first use.
+   * @throws LazyLoadError of the first failed `required` resource, after all preloads finished
+   */
+  async preload(): Promise<{ loaded: string[]; failed: string[] }> {
+    this.preloadStarted = true;
+    const t0 = this.clock();
+    const todo = [...this.resources.values()].filter((r) => r.preloadState === 'pending');
+    const loaded: string[] = [];
+    const failed: string[] = [];
+    let requiredError: unknown;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < todo.length) {
+        const res = todo[next++];
+        try {
+          await this.preloadOne(res);
+          loaded.push(res.name);
+        } catch (err) {
+          failed.push(res.name);
+          if (res.options.required && requiredError === undefined) requiredError = err;
+        }
+      }
+    };
+    const n = Math.min(this.options.preloadConcurrency, todo.length);
+    await Promise.all(Array.from({ length: n }, worker));
+    if (todo.length > 0)
+      this.logger?.log(LazyMessages.preloadDone(loaded.length, failed.length, this.clock() - t0));
+    if (requiredError !== undefined) throw requiredError;
+    return { loaded, failed };
+  }
+
+  private async preloadOne(res: ResourceState): Promise<void> {
+    try {
+      await this.call(res, res.preloadKey as string, EMPTY_ARGS);
+      res.preloadState = 'done';
+    } catch (err) {
+      res.preloadState = 'failed';
+      (res.options.required ? this.logger?.error : this.logger?.warn)?.call(
+        this.logger,
+        LazyMessages.preloadFailed(res.preloadKey as string, err),
+      );
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- stats
+
+  /** Metrics of one resource, or of all resources with totals. */
+  stats(): LazyStats;
+  stats(resource: string): LazyResourceStats;
+  stats(resource?: string): LazyStats | LazyResourceStats {
+    if (resource !== undefined) {
+      const res = this.resources.get(resource);
+      if (res === undefined) throw LazyKeyError.notRegistered(resource);
+      return this.resourceStats(res);
+    }
+    const resources: Record<string, LazyResourceStats> = {};
+    const total = {
+      hits: 0,
+      misses: 0,
+      coalesced: 0,
+      loads: 0,
+      errors: 0,
+      failures: 0,
+      retries: 0,
+      evictions: 0,
+      invalidations: 0,
+      staleServed: 0,
+      refreshFailures: 0,
+      drifts: 0,
+      hitRatio: 0,
+      entries: 0,
+    };
+    for (const res of this.resources.values()) {
+      const s = this.resourceStats(res);
+      resources[res.name] = s;
+      for (const k of Object.keys(total) as (keyof typeof total)[]) if (k !== 'hitRatio') total[k] += s[k];
+    }
+    total.hitRatio = ratio(total.hits, total.misses);
+    total.entries = this.store.size;
+    return {
+      total: {
+        ...total,
+        loadTime: loadTimeStats(this.totalLoadTimes),
+        trend: {
+          hitRatio: this.totalHitRatioTrend.snapshot(),
+          loadTimeMs: this.totalLoadTimeTrend.snapshot(),
+        },
+      },
+      resources,
+      maxEntries: this.options.store ? NaN : this.options.maxEntries,
+      policy: this.options.store ? 'custom' : this.options.policy,
+    };
+  }
+
+  /** Names of all registered resources. */
+  resourceNames(): string[] {
+    return [...this.resources.keys()];
+  }
+
+  private resourceStats(res: ResourceState): LazyResourceStats {
+    return {
+      resource: res.name,
+      tenantScoped: res.options.tenantScoped,
+      required: res.options.required,
+      preload: res.preloadState,
+      hits: res.hits,
+      misses: res.misses,
+      coalesced: res.coalesced,
+      loads: res.loads,
+      errors: res.errors,
+      failures: res.failures,
+      retries: res.retries,
+      evictions: res.evictions,
+      invalidations: res.invalidations,
+      staleServed: res.staleServed,
+      refreshFailures: res.refreshFailures,
+      drifts: res.drifts,
+      hitRatio: ratio(res.hits, res.misses),
+      entries: res.entries,
+      loadTime: loadTimeStats(res.loadTimes),
+      trend: { hitRatio: res.hitRatioTrend.snapshot(), loadTimeMs: res.loadTimeTrend.snapshot() },
+      consecutiveFailures: res.consecutiveFailures,
+      lastError:
+        res.lastError === undefined ? undefined : String((res.lastError as Error)?.message ?? res.lastError),
+      lastSuccessAt: res.lastSuccessAt,
+      staleServingSince: res.staleServingSince,
+    };
+  }
+
+  /** Current clock reading (the one staleness and health use). */
+  now(): number {
+    return this.clock();
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private emitEntry(type: 'hit', res: ResourceState, e: LazyEntry): void {
+    this.subject.next({
+      type,
+      resource: res.name,
+      key: e.entryKey,
+      organisationId: e.organisationId,
+      version: e.version,
+    });
+  }
+
+  private alert(alert: LazyAlertKind, res: ResourceState, e: LazyEntry, message: string): void {
+    this.logger?.warn(message);
+    if (this.subject.observed) {
+      this.subject.next({
+        type: 'alert',
+        alert,
+        message,
+        resource: res.name,
+        key: e.entryKey,
+        organisationId: e.organisationId,
+        version: e.version,
+      });
+    }
+  }
+
+  /** Stops retry timers (pending retries give up at once) and completes `events$`. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [t, resolve] of this.timers) {
+      clearTimeout(t);
+      resolve(false);
+    }
+    this.timers.clear();
+    this.subject.complete();
+  }
+}
+
+function loadTimeStats(w: SampleWindow): LazyLoadTimeStats {
+  const [p50Ms, p95Ms, p99Ms] = w.percentiles([0.5, 0.95, 0.99]);
+  return { count: w.count, lastMs: w.last(), p50Ms, p95Ms, p99Ms };
+}

@@ -1,0 +1,69 @@
+import { ReservoirError } from '@reservoir/core';
+import { LazyMessages } from './lazy.messages';
+
+/**
+ * A load failed on every attempt. `attempts` is the number of loader calls made (the first one
+ * included) and `cause` is the error of the last call. The error is never cached: the next call
+ * loads again.
+ *
+ * @publicApi
+ */
+export class LazyLoadError extends ReservoirError {
+  constructor(
+    message: string,
+    readonly key: string,
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+
+  static create(key: string, attempts: number, cause: unknown): LazyLoadError {
+    return new LazyLoadError(LazyMessages.loadFailed(key, attempts, cause), key, attempts, cause);
+  }
+}
+
+/**
+ * An invalid or unknown option in `LazyModule.forRoot()`, `@LazyResource()` or
+ * `LazyLoader.register()`, or a registration that cannot work. Thrown at bootstrap.
+ *
+ * @publicApi
+ */
+export class LazyConfigError extends ReservoirError {
+  static create(context: string, option: string, given: unknown, allowed: string): LazyConfigError {
+    return new LazyConfigError(LazyMessages.invalidOption(context, option, given, allowed));
+  }
+
+  static duplicate(key: string): LazyConfigError {
+    return new LazyConfigError(LazyMessages.duplicateResource(key));
+  }
+
+  static preloadNeedsNoArgs(resource: string, params: number): LazyConfigError {
+    return new LazyConfigError(LazyMessages.preloadNeedsNoArgs(resource, params));
+  }
+}
+
+/**
+ * A cache key could not be built or resolved: arguments of a `@LazyResource()` method that cannot be
+ * serialized, a `key()` function returning something other than a non-empty string, or a key that no
+ * resource is registered under.
+ *
+ * @publicApi
+ */
+export class LazyKeyError extends ReservoirError {
+  static unserializable(resource: string, index: number, given: unknown, why: string): LazyKeyError {
+    return new LazyKeyError(LazyMessages.unserializableArgument(resource, index, given, why));
+  }
+
+  static badKeyResult(resource: string, given: unknown): LazyKeyError {
+    return new LazyKeyError(LazyMessages.badKeyResult(resource, given));
+  }
+
+  static notRegistered(key: string): LazyKeyError {
+    return new LazyKeyError(LazyMessages.notRegistered(key));
+  }
+
+  static invalidKey(method: string, given: unknown): LazyKeyError {
+    return new LazyKeyError(LazyMessages.invalidKey(method, given));
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Terminus adapter for lazy-resource health. `@nestjs/terminus` is an OPTIONAL peer: this file imports
+ * it only as types and loads it on the first `isHealthy()` call, so importing `@reservoir/lazy` never
+ * requires terminus at run time.
+ */
+import { Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { LazyLoader } from './lazy-loader.service';
+import type { LazyLoaderCore } from './lazy-loader.core';
+import { resolveHealthOptions, type LazyHealthCheckOptions } from './lazy.options';
+
+export type LazyHealthState = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
+
+/** What the indicator reports next to `status`. @publicApi */
+export interface LazyHealthDetails extends Record<string, unknown> {
+  state: LazyHealthState;
+  resources: number;
+  /** Resources that are not healthy, with why. */
+  problems: { resource: string; state: Exclude<LazyHealthState, 'HEALTHY'>; reason: string }[];
+}
+
+/**
+ * Grades every registered resource:
+ * - UNHEALTHY: a `required` resource has no cached value and its last load failed;
+ * - DEGRADED: a resource has served stale values and no load succeeded for `staleGraceMs`, or
+ *   `failureThreshold` loads in a row failed;
+ * - HEALTHY otherwise. The worst resource decides.
+ */
+export function evaluateLazyHealth(
+  loader: LazyLoaderCore,
+  options: LazyHealthCheckOptions = {},
+): LazyHealthDetails {
+  const o = resolveHealthOptions(options);
+  const now = loader.now();
+  const stats = loader.stats();
+  const problems: LazyHealthDetails['problems'] = [];
+  for (const s of Object.values(stats.resources)) {
+    if (s.required && s.entries === 0 && s.consecutiveFailures > 0) {
+      problems.push({
+        resource: s.resource,
+        state: 'UNHEALTHY',
+        reason: `required resource has no value: ${s.consecutiveFailures} load(s) failed in a row (${s.lastError})`,
+      });
+    } else if (s.consecutiveFailures >= o.failureThreshold) {
+      problems.push({
+        resource: s.resource,
+        state: 'DEGRADED',
+        reason: `${s.consecutiveFailures} loads failed in a row (${s.lastError})`,
+      });
+    } else if (s.staleServingSince !== undefined && now - s.staleServingSince >= o.staleGraceMs) {
+      problems.push({
+        resource: s.resource,
+        state: 'DEGRADED',
+        reason: `stale values served for ${Math.round(now - s.staleServingSince)} ms without a successful refresh`,
+      });
+    }
+  }
+  const state: LazyHealthState = problems.some((p) => p.state === 'UNHEALTHY')
+    ? 'UNHEALTHY'
+    : problems.length > 0
+      ? 'DEGRADED'
+      : 'HEALTHY';
+  return { state, resources: Object.keys(stats.resources).length, problems };
+}
+
+/** `check(key)` of Terminus 12 has `degraded()`; 11.1 has only `up()`/`down()`. */
+interface IndicatorSession {
+  up(data: LazyHealthDetails): HealthIndicatorResult;
+  down(data: LazyHealthDetails): HealthIndicatorResult;
+  degraded?: (data: LazyHealthDetails) => HealthIndicatorResult;
+}
+
+/**
+ * Maps `evaluateLazyHealth()` onto Terminus:
+ * - HEALTHY → `up` (HTTP 200);
+ * - DEGRADED → `degraded` on Terminus 12 (HTTP 200, top-level `"status":"degraded"`), and `up` with
+ *   `state: 'DEGRADED'` on Terminus 11.1, which has no degraded status;
+ * - UNHEALTHY → `down` (HTTP 503).
+ *
+ * Provide it next to `TerminusModule` in the module that serves `/health`.
+ *
+ * @publicApi
+ * @example
+ * ```ts
+ * @Get('health') @HealthCheck()
+ * check() { return this.health.check([() => this.lazy.isHealthy('lazy')]); }
+ * ```
+ */
+@Injectable()
+export class LazyHealthIndicator {
+  private indicators?: HealthIndicatorService;
+
+  constructor(
+    private readonly loader: LazyLoader,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async isHealthy(key = 'lazy', options: LazyHealthCheckOptions = {}): Promise<HealthIndicatorResult> {
+    const details = evaluateLazyHealth(this.loader, options);
+    const session = (await this.service()).check(key) as unknown as IndicatorSession;
+    switch (details.state) {
+      case 'HEALTHY':
+        return session.up(details);
+      case 'DEGRADED':
+        return session.degraded ? session.degraded(details) : session.up(details);
+      default:
+        return session.down(details);
+    }
+  }
+
+  /** Terminus' `HealthIndicatorService`: the app's instance when `TerminusModule` is imported. */
+  private async service(): Promise<HealthIndicatorService> {
+    if (this.indicators) return this.indicators;
+    const terminus = await import('@nestjs/terminus');
+    let service: HealthIndicatorService;
+    try {
+      service = this.moduleRef.get(terminus.HealthIndicatorService, { strict: false });
+    } catch {
+      service = new terminus.HealthIndicatorService();
+    }
+    this.indicators = service;
+    return service;
+  }
+}

@@ -1,0 +1,492 @@
+/**
+ * The framework-free core of `@reservoir/metrics`: registers Reservoir's metrics on a prom-client
+ * registry and keeps them current.
+ *
+ * - Gauges and the pool's cumulative counters are read at scrape time, in prom-client `collect()`
+ *   callbacks, from `pool.stats()` / `pool.health()`: nothing runs between scrapes.
+ * - Histograms (acquire wait, lease hold time, lazy load time) and the per-tenant and lazy
+ *   counters are fed from the sources' `events$`.
+ * - Sources are re-listed on every scrape (and on `sync()`), so a pool registered later is picked up.
+ *
+ * Names follow HikariCP's Micrometer binding (`hikaricp_connections{state}`, `_acquire_seconds`,
+ * `_usage_seconds`, `_timeout_total`, …), with `reservoir_` in place of `hikaricp_`.
+ */
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { Subscription } from 'rxjs';
+import type { LazyEvent, LazyResourceStats, LazyStats } from '@reservoir/lazy';
+import type { PoolEvent, PoolHealth, PoolHealthState, PoolStats } from '@reservoir/pool';
+import {
+  type ResolvedMetricsOptions,
+  type ReservoirMetricsOptions,
+  resolveMetricsOptions,
+} from './metrics.options';
+import type { MetricsLazySource, MetricsPoolSource, MetricsSources } from './metrics.sources';
+
+/** Value of `reservoir_pool_health_state`. @publicApi */
+export const HEALTH_STATE_VALUE: Readonly<Record<PoolHealthState, number>> = {
+  HEALTHY: 0,
+  DEGRADED: 1,
+  UNHEALTHY: 2,
+};
+
+const DEFAULT_METRICS_MISNAMED = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** The `organisation` label of tenants past `perTenant.maxTenants`. @publicApi */
+export const OTHER_TENANTS_LABEL = '__other__';
+
+type LazyCounterStat = 'hits' | 'misses' | 'loads' | 'errors' | 'failures' | 'retries' | 'evictions';
+type PoolCounterStat = 'created' | 'createErrors' | 'timeouts' | 'acquired' | 'destroyed' | 'leaksDetected';
+
+/** One pool's readings for the scrape in progress. */
+interface Snapshot {
+  name: string;
+  stats: PoolStats;
+  health: PoolHealth;
+  tracked: TrackedPool;
+}
+
+/** First-come admission of at most `max` label values; the rest share `__other__`. */
+class BoundedLabels {
+  private readonly admitted = new Set<string>();
+  constructor(private readonly max: number) {}
+  label(value: string): string {
+    if (this.admitted.has(value)) return value;
+    if (this.admitted.size < this.max) {
+      this.admitted.add(value);
+      return value;
+    }
+    return OTHER_TENANTS_LABEL;
+  }
+  has(value: string): boolean {
+    return this.admitted.has(value);
+  }
+}
+
+interface TrackedPool {
+  subscription: Subscription;
+  /** stats()/health() of the scrape in progress (cleared on the next macrotask). */
+  snapshot?: { stats: PoolStats; health: PoolHealth };
+  tenants: BoundedLabels;
+  /** Last seen value of each cumulative stat, to turn `stats()` totals into counter increments. */
+  last: Record<PoolCounterStat, number>;
+}
+
+/**
+ * @publicApi
+ * @example
+ * ```ts
+ * const collector = new ReservoirMetricsCollector({ pools: () => [pool] }, { perTenant: { enabled: true } });
+ * http.createServer(async (_, res) => res.end(await collector.metrics()));
+ * ```
+ */
+export class ReservoirMetricsCollector {
+  readonly options: ResolvedMetricsOptions;
+  private readonly pools = new Map<MetricsPoolSource, TrackedPool>();
+  private readonly lazies = new Map<MetricsLazySource, Subscription>();
+  private readonly lazyVersions = new Map<string, number>();
+  private readonly lazySnapshots = new Map<MetricsLazySource, LazyStats>();
+  private readonly metricsList: Array<{ name: string }> = [];
+  private closed = false;
+
+  // Pool metrics.
+  private readonly connections: Gauge<'pool' | 'state'>;
+  private readonly acquireSeconds: Histogram<'pool'>;
+  private readonly usageSeconds: Histogram<'pool'>;
+  private readonly tenantAcquires?: Counter<'pool' | 'organisation'>;
+  private readonly tenantTimeouts?: Counter<'pool' | 'organisation'>;
+  // Lazy metrics.
+  private readonly lazyLoadSeconds: Histogram<'resource'>;
+  /** Last seen stats() totals per loader and resource (key: `resource\u0000stat`). */
+  private readonly lazyLast = new Map<MetricsLazySource, Map<string, number>>();
+
+  constructor(
+    private readonly sources: MetricsSources,
+    options: ReservoirMetricsOptions = {},
+  ) {
+    this.options = resolveMetricsOptions(options);
+    const { registry, prefix: p, buckets, perTenant } = this.options;
+    const self = this;
+    const forEachPool = (fn: (pool: Snapshot) => void) => {
+      self.sync();
+      for (const pool of self.pools.keys()) fn(self.snapshot(pool));
+    };
+
+    this.connections = this.gauge({
+      name: `${p}pool_connections`,
+      help: 'Connections of the pool by state: active (leased), idle, pending (callers waiting to acquire).',
+      labelNames: ['pool', 'state'],
+      collect() {
+        this.reset();
+        forEachPool((pool) => {
+          const s = pool.stats;
+          this.set({ pool: pool.name, state: 'active' }, s.inUse);
+          this.set({ pool: pool.name, state: 'idle' }, s.idle);
+          this.set({ pool: pool.name, state: 'pending' }, s.pending);
+        });
+      },
+    });
+    this.scalarGauge(
+      `${p}pool_connections_max`,
+      'Maximum connections of the pool (max).',
+      forEachPool,
+      (pool) => pool.stats.max,
+    );
+    this.scalarGauge(
+      `${p}pool_connections_min`,
+      'Minimum connections kept by the pool (min).',
+      forEachPool,
+      (pool) => pool.stats.min,
+    );
+    this.scalarGauge(
+      `${p}pool_connections_size`,
+      'Connections currently open (idle + active).',
+      forEachPool,
+      (pool) => pool.stats.size,
+    );
+    this.scalarGauge(
+      `${p}pool_connections_creating`,
+      'Connection creates in flight.',
+      forEachPool,
+      (pool) => pool.stats.creating,
+    );
+    this.scalarGauge(
+      `${p}pool_utilization_ratio`,
+      'Active connections / max.',
+      forEachPool,
+      (pool) => pool.stats.utilization,
+    );
+    this.scalarGauge(
+      `${p}pool_health_state`,
+      'Pool health: 0 = HEALTHY, 1 = DEGRADED, 2 = UNHEALTHY.',
+      forEachPool,
+      (pool) => HEALTH_STATE_VALUE[pool.health.state],
+    );
+
+    this.statCounter(`${p}pool_creates_total`, 'Connections created.', 'created', forEachPool);
+    this.statCounter(
+      `${p}pool_create_errors_total`,
+      'Connection creates that failed.',
+      'createErrors',
+      forEachPool,
+    );
+    this.statCounter(`${p}pool_timeouts_total`, 'Acquires that timed out.', 'timeouts', forEachPool);
+    this.statCounter(`${p}pool_acquires_total`, 'Successful acquires.', 'acquired', forEachPool);
+    this.statCounter(
+      `${p}pool_destroys_total`,
+      'Connections destroyed (idle, lifetime, broken, close, ...).',
+      'destroyed',
+      forEachPool,
+    );
+    this.statCounter(
+      `${p}pool_leaks_total`,
+      'Leases held longer than leakDetectionMs.',
+      'leaksDetected',
+      forEachPool,
+    );
+
+    this.acquireSeconds = this.histogram({
+      name: `${p}pool_acquire_seconds`,
+      help: 'Time callers waited to acquire a connection.',
+      labelNames: ['pool'],
+      buckets: buckets.acquireSeconds,
+    });
+    this.usageSeconds = this.histogram({
+      name: `${p}pool_usage_seconds`,
+      help: 'Time a connection was held between acquire and release.',
+      labelNames: ['pool'],
+      buckets: buckets.usageSeconds,
+    });
+
+    if (perTenant.enabled) {
+      this.tenantAcquires = this.counter({
+        name: `${p}pool_tenant_acquires_total`,
+        help: `Acquires per organisation (the first ${perTenant.maxTenants} seen per pool; the rest as "${OTHER_TENANTS_LABEL}").`,
+        labelNames: ['pool', 'organisation'],
+      });
+      this.tenantTimeouts = this.counter({
+        name: `${p}pool_tenant_timeouts_total`,
+        help: `Acquire timeouts per organisation (bounded like ${p}pool_tenant_acquires_total).`,
+        labelNames: ['pool', 'organisation'],
+      });
+      this.gauge({
+        name: `${p}pool_tenant_connections_active`,
+        help: `Connections leased per organisation (bounded like ${p}pool_tenant_acquires_total).`,
+        labelNames: ['pool', 'organisation'],
+        collect() {
+          this.reset();
+          forEachPool((pool) => {
+            const sums = new Map<string, number>();
+            for (const [org, t] of Object.entries(pool.stats.tenants)) {
+              const label = pool.tracked.tenants.has(org) ? org : OTHER_TENANTS_LABEL;
+              sums.set(label, (sums.get(label) ?? 0) + t.inUse);
+            }
+            for (const [organisation, n] of sums) this.set({ pool: pool.name, organisation }, n);
+          });
+        },
+      });
+    }
+
+    // Lazy counters mirror `loader.stats()` totals at scrape time; the load-time histogram and the
+    // version gauge come from `events$` ('load' events).
+    const lazyCounter = (kind: string, help: string, stat: LazyCounterStat) =>
+      this.lazyStatCounter(`${p}lazy_${kind}_total`, help, ['resource'], (s, inc) => inc({}, s[stat], stat));
+    lazyCounter('hits', 'Lazy resource accesses served from cache.', 'hits');
+    lazyCounter('misses', 'Lazy resource accesses that found no usable cached value.', 'misses');
+    lazyCounter('loads', 'Successful lazy loads (each one increments the entry version).', 'loads');
+    lazyCounter('errors', 'Failed lazy loader calls (each attempt counts).', 'errors');
+    lazyCounter('failures', 'Lazy loads that gave up after their last attempt.', 'failures');
+    lazyCounter('retries', 'Lazy loader calls retried after a failure.', 'retries');
+    lazyCounter('evictions', 'Lazy cache entries evicted.', 'evictions');
+    this.lazyStatCounter(
+      `${p}lazy_alerts_total`,
+      'Lazy consistency alerts by kind: stale-served, refresh-failed, drift-detected.',
+      ['resource', 'alert'],
+      (s, inc) => {
+        inc({ alert: 'stale-served' }, s.staleServed, 'staleServed');
+        inc({ alert: 'refresh-failed' }, s.refreshFailures, 'refreshFailures');
+        inc({ alert: 'drift-detected' }, s.drifts, 'drifts');
+      },
+    );
+    this.gauge({
+      name: `${p}lazy_entries`,
+      help: 'Cached entries of each lazy resource (all tenants).',
+      labelNames: ['resource'],
+      collect() {
+        this.reset();
+        for (const [resource, s] of self.lazyResources()) this.set({ resource }, s.entries);
+      },
+    });
+    this.gauge({
+      name: `${p}lazy_hit_ratio`,
+      help: 'hits / (hits + misses) of each lazy resource since start.',
+      labelNames: ['resource'],
+      collect() {
+        this.reset();
+        for (const [resource, s] of self.lazyResources()) this.set({ resource }, s.hitRatio);
+      },
+    });
+    this.lazyLoadSeconds = this.histogram({
+      name: `${p}lazy_load_seconds`,
+      help: 'Duration of successful lazy loads, retries included.',
+      labelNames: ['resource'],
+      buckets: buckets.lazyLoadSeconds,
+    });
+    this.gauge({
+      name: `${p}lazy_version`,
+      help: 'Latest version loaded of each lazy resource (the highest over its entries and tenants).',
+      labelNames: ['resource'],
+      collect() {
+        self.sync();
+        for (const [resource, v] of self.lazyVersions) this.set({ resource }, v);
+      },
+    });
+
+    if (this.options.defaultMetrics && !registry.getSingleMetric(`${p}process_cpu_seconds_total`)) {
+      collectDefaultMetrics({ register: registry, prefix: p });
+      // prom-client names these three gauges `*_total`, which Prometheus reserves for counters and
+      // `promtool check metrics` rejects; `nodejs_active_{handles,requests,resources}` carry the same data.
+      for (const name of DEFAULT_METRICS_MISNAMED) registry.removeSingleMetric(`${p}${name}`);
+    }
+    this.sync();
+  }
+
+  /** The registry the metrics live on. */
+  get registry(): Registry {
+    return this.options.registry;
+  }
+
+  /** The Prometheus text exposition of the registry (Reservoir's metrics and anything else on it). */
+  async metrics(): Promise<string> {
+    this.sync();
+    return this.registry.metrics();
+  }
+
+  /** Subscribes to the events of sources not seen yet. Called on every scrape; cheap. */
+  sync(): void {
+    if (this.closed) return;
+    for (const pool of this.sources.pools()) {
+      if (this.pools.has(pool)) continue;
+      const zero = { created: 0, createErrors: 0, timeouts: 0, acquired: 0, destroyed: 0, leaksDetected: 0 };
+      const tracked: TrackedPool = {
+        tenants: new BoundedLabels(this.options.perTenant.maxTenants),
+        last: zero,
+        subscription: undefined as unknown as Subscription,
+      };
+      this.pools.set(pool, tracked);
+      tracked.subscription = pool.events$.subscribe({ next: (e) => this.onPoolEvent(pool, tracked, e) });
+    }
+    for (const lazy of this.sources.lazy?.() ?? []) {
+      if (this.lazies.has(lazy)) continue;
+      this.lazies.set(lazy, lazy.events$.subscribe({ next: (e) => this.onLazyEvent(e) }));
+    }
+  }
+
+  /** Unsubscribes from every source and removes Reservoir's metrics from the registry. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.pools.values()) t.subscription.unsubscribe();
+    for (const s of this.lazies.values()) s.unsubscribe();
+    this.pools.clear();
+    this.lazies.clear();
+    for (const m of this.metricsList) this.registry.removeSingleMetric(m.name);
+  }
+
+  /**
+   * Reads `stats()` and `health()` once per pool per scrape, so every series of one scrape comes
+   * from the same instant (and percentiles are computed once, not once per metric).
+   */
+  private snapshot(pool: MetricsPoolSource): Snapshot {
+    const tracked = this.pools.get(pool) as TrackedPool;
+    if (!tracked.snapshot) {
+      tracked.snapshot = { stats: pool.stats(), health: pool.health() };
+      setImmediate(() => (tracked.snapshot = undefined));
+    }
+    return { name: pool.name, ...tracked.snapshot, tracked };
+  }
+
+  private onPoolEvent(pool: MetricsPoolSource, tracked: TrackedPool, e: PoolEvent): void {
+    switch (e.type) {
+      case 'acquire':
+        this.acquireSeconds.observe({ pool: pool.name }, e.waitMs / 1000);
+        if (this.tenantAcquires && e.organisationId !== undefined) {
+          this.tenantAcquires.inc({ pool: pool.name, organisation: tracked.tenants.label(e.organisationId) });
+        }
+        break;
+      case 'release':
+        this.usageSeconds.observe({ pool: pool.name }, e.holdMs / 1000);
+        break;
+      case 'timeout':
+        if (this.tenantTimeouts && e.organisationId !== undefined) {
+          this.tenantTimeouts.inc({ pool: pool.name, organisation: tracked.tenants.label(e.organisationId) });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onLazyEvent(e: LazyEvent): void {
+    if (e.type !== 'load') return;
+    this.lazyLoadSeconds.observe({ resource: e.resource }, e.durationMs / 1000);
+    if (e.version > (this.lazyVersions.get(e.resource) ?? 0)) this.lazyVersions.set(e.resource, e.version);
+  }
+
+  /** Per-resource stats of every loader, read once per scrape. */
+  private lazyResources(): Array<[string, LazyResourceStats, MetricsLazySource]> {
+    this.sync();
+    const out: Array<[string, LazyResourceStats, MetricsLazySource]> = [];
+    for (const lazy of this.lazies.keys()) {
+      let stats = this.lazySnapshots.get(lazy);
+      if (!stats) {
+        stats = lazy.stats();
+        this.lazySnapshots.set(lazy, stats);
+        setImmediate(() => this.lazySnapshots.delete(lazy));
+      }
+      for (const [name, s] of Object.entries(stats.resources)) out.push([name, s, lazy]);
+    }
+    return out;
+  }
+
+  /** A per-resource counter mirroring cumulative `loader.stats()` totals (see `statCounter`). */
+  private lazyStatCounter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: Array<'resource' | L>,
+    read: (
+      s: LazyResourceStats,
+      inc: (labels: Partial<Record<L, string>>, now: number, stat: string) => void,
+    ) => void,
+  ): void {
+    const self = this;
+    this.counter({
+      name,
+      help,
+      labelNames,
+      collect() {
+        for (const [resource, s, lazy] of self.lazyResources()) {
+          let last = self.lazyLast.get(lazy);
+          if (!last) self.lazyLast.set(lazy, (last = new Map()));
+          read(s, (labels, now, stat) => {
+            const key = `${resource}\u0000${stat}`;
+            const prev = last.get(key) ?? 0;
+            last.set(key, now);
+            this.inc(
+              { ...labels, resource } as Partial<Record<'resource' | L, string>>,
+              now >= prev ? now - prev : now,
+            );
+          });
+        }
+      },
+    });
+  }
+
+  private gauge<L extends string>(config: ConstructorParameters<typeof Gauge<L>>[0]): Gauge<L> {
+    const g = new Gauge<L>({ ...config, registers: [this.registry] });
+    this.metricsList.push(config);
+    return g;
+  }
+
+  private counter<L extends string>(config: ConstructorParameters<typeof Counter<L>>[0]): Counter<L> {
+    const c = new Counter<L>({ ...config, registers: [this.registry] });
+    this.metricsList.push(config);
+    return c;
+  }
+
+  private histogram<L extends string>(config: ConstructorParameters<typeof Histogram<L>>[0]): Histogram<L> {
+    const h = new Histogram<L>({ ...config, registers: [this.registry] });
+    this.metricsList.push(config);
+    return h;
+  }
+
+  /** A per-pool gauge read at scrape time. */
+  private scalarGauge(
+    name: string,
+    help: string,
+    forEachPool: (fn: (pool: Snapshot) => void) => void,
+    read: (pool: Snapshot) => number,
+  ): void {
+    this.gauge({
+      name,
+      help,
+      labelNames: ['pool'],
+      collect() {
+        this.reset();
+        forEachPool((pool) => this.set({ pool: pool.name }, read(pool)));
+      },
+    });
+  }
+
+  /**
+   * A per-pool counter that mirrors a cumulative `stats()` total at scrape time. Counting from the
+   * pool's own totals (not from events) means nothing is missed before the collector subscribed,
+   * e.g. the prefill creates.
+   */
+  private statCounter(
+    name: string,
+    help: string,
+    stat: PoolCounterStat,
+    forEachPool: (fn: (pool: Snapshot) => void) => void,
+  ): void {
+    const self = this;
+    this.counter({
+      name,
+      help,
+      labelNames: ['pool'],
+      collect() {
+        forEachPool((pool) => {
+          const { tracked } = pool;
+          const now = pool.stats[stat];
+          // A counter never goes down: a total that shrank can only be a reset, so count it afresh.
+          const delta = now >= tracked.last[stat] ? now - tracked.last[stat] : now;
+          tracked.last[stat] = now;
+          this.inc({ pool: pool.name }, delta);
+        });
+      },
+    });
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * What the collector reads. Structural views of the public APIs of `Pool` (`@reservoir/pool`) and
+ * `LazyLoader` (`@reservoir/lazy`): the collector never reaches into their internals, and a test
+ * (or an app with its own pools) can hand it anything of that shape.
+ */
+import type { Observable } from 'rxjs';
+import type { LazyEvent, LazyStats } from '@reservoir/lazy';
+import type { PoolEvent, PoolHealth, PoolStats } from '@reservoir/pool';
+
+/** The part of `Pool<T>` the collector uses. @publicApi */
+export interface MetricsPoolSource {
+  readonly name: string;
+  stats(): PoolStats;
+  health(): PoolHealth;
+  readonly events$: Observable<PoolEvent>;
+}
+
+/** The part of `LazyLoader` the collector uses. @publicApi */
+export interface MetricsLazySource {
+  readonly events$: Observable<LazyEvent>;
+  stats(): LazyStats;
+}
+
+/** Where the collector finds its sources; called on every scrape, so new pools are picked up. */
+export interface MetricsSources {
+  pools(): Iterable<MetricsPoolSource>;
+  lazy?(): Iterable<MetricsLazySource>;
+}

@@ -1,0 +1,123 @@
+/**
+ * Terminus adapter for pool health. `@nestjs/terminus` is an OPTIONAL peer: this file imports it
+ * only as types (erased at compile time) and loads it lazily, on the first `isHealthy()` call, so
+ * importing `@reservoir/pool` never requires terminus at run time. Only apps that actually provide
+ * `PoolHealthIndicator` (and so have terminus installed for their `/health` route) load it.
+ */
+import { Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { DEFAULT_POOL_NAME } from './pool.constants';
+import { PoolRegistry } from './pool.registry';
+import type { PoolHealthState } from './pool.types';
+
+/** Options of `PoolHealthIndicator.isHealthy`. @publicApi */
+export interface PoolHealthCheckOptions {
+  /** Name of the pool to check. @default 'default' */
+  pool?: string;
+}
+
+/** What the indicator reports next to `status`. @publicApi */
+export interface PoolHealthDetails extends Record<string, unknown> {
+  pool: string;
+  state: PoolHealthState | 'MISSING';
+  /** inUse / max, rounded to 3 decimals. */
+  utilization: number;
+  size: number;
+  idle: number;
+  inUse: number;
+  pending: number;
+  max: number;
+  reasons: string[];
+}
+
+/** `check(key)` of Terminus 12 has `degraded()`; 11.1 has only `up()`/`down()`. */
+interface IndicatorSession {
+  up(data: PoolHealthDetails): HealthIndicatorResult;
+  down(data: PoolHealthDetails): HealthIndicatorResult;
+  degraded?: (data: PoolHealthDetails) => HealthIndicatorResult;
+}
+
+/**
+ * Maps a pool's `health()` onto Terminus:
+ * - `HEALTHY` → `up` (HTTP 200, `"status":"ok"`);
+ * - `DEGRADED` → `degraded` on Terminus 12 (HTTP 200, top-level `"status":"degraded"`), and `up`
+ *   with `state: 'DEGRADED'` on Terminus 11.1, which has no degraded status;
+ * - `UNHEALTHY` (or no such pool) → `down` (HTTP 503).
+ *
+ * Provide it next to `TerminusModule` in the module that serves `/health`.
+ *
+ * @publicApi
+ * @example
+ * ```ts
+ * @Get('health') @HealthCheck()
+ * check() { return this.health.check([() => this.pools.isHealthy('pool', { pool: 'main' })]); }
+ * ```
+ */
+@Injectable()
+export class PoolHealthIndicator {
+  private indicators?: HealthIndicatorService;
+
+  constructor(
+    private readonly registry: PoolRegistry,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async isHealthy(key: string, options: PoolHealthCheckOptions = {}): Promise<HealthIndicatorResult> {
+    const name = options.pool ?? DEFAULT_POOL_NAME;
+    const session = (await this.service()).check(key) as unknown as IndicatorSession;
+    const pool = this.registry.get(name);
+    if (!pool) {
+      const known = this.registry.names();
+      return session.down({
+        pool: name,
+        state: 'MISSING',
+        utilization: 0,
+        size: 0,
+        idle: 0,
+        inUse: 0,
+        pending: 0,
+        max: 0,
+        reasons: [
+          `no pool named ${JSON.stringify(name)} is registered` +
+            (known.length ? ` (registered: ${known.join(', ')})` : ''),
+        ],
+      });
+    }
+    const health = pool.health();
+    const stats = pool.stats();
+    const details: PoolHealthDetails = {
+      pool: name,
+      state: health.state,
+      utilization: Math.round(health.utilization * 1000) / 1000,
+      size: stats.size,
+      idle: stats.idle,
+      inUse: stats.inUse,
+      pending: stats.pending,
+      max: stats.max,
+      reasons: health.reasons,
+    };
+    switch (health.state) {
+      case 'HEALTHY':
+        return session.up(details);
+      case 'DEGRADED':
+        return session.degraded ? session.degraded(details) : session.up(details);
+      default:
+        return session.down(details);
+    }
+  }
+
+  /** Terminus' `HealthIndicatorService`: the app's instance when `TerminusModule` is imported. */
+  private async service(): Promise<HealthIndicatorService> {
+    if (this.indicators) return this.indicators;
+    const terminus = await import('@nestjs/terminus');
+    let service: HealthIndicatorService;
+    try {
+      service = this.moduleRef.get(terminus.HealthIndicatorService, { strict: false });
+    } catch {
+      service = new terminus.HealthIndicatorService();
+    }
+    this.indicators = service;
+    return service;
+  }
+}

@@ -1,0 +1,1284 @@
+/**
+ * The framework-free pool core. Design notes (why each structure) are in docs/design.pool.md; the
+ * short version, from ANCHORS.md "What makes a pool fast":
+ * - idle resources on a LIFO array stack; every live resource in one O(1) `Map` (the lease map);
+ * - waiters in intrusive doubly-linked lists: one FIFO per tenant, tenants served round-robin,
+ *   plus one list ordered by deadline that drives a single timer for all waiters;
+ * - the fast path (a resource is free) allocates one resolved promise, reads no clock and sets no timer;
+ * - `acquiredAt` comes from a coarse cached clock; wait/hold percentiles are sampled 1 in SAMPLE_EVERY;
+ * - one unref'd maintenance interval does idle eviction, lifetime, leak detection, trend and health.
+ */
+import { Subject, type Observable } from 'rxjs';
+import { SampleWindow, TrendWindow, backoffDelay } from '@reservoir/core';
+// Deep import on purpose: the tenant barrel also exports Nest modules, the core must not load them.
+import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
+import { SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
+import { PoolClosedError, PoolExhaustedError, PoolReleaseError, PoolTimeoutError } from './pool.errors';
+import { defaultPoolLogger } from './pool.logger';
+import { PoolMessages, type PoolCounts } from './pool.messages';
+import { checkCallTimeout, resolvePoolOptions, type ResolvedPoolOptions } from './pool.options';
+import type {
+  AcquireOptions,
+  LeaseInfo,
+  PoolEvent,
+  PoolHealth,
+  PoolHealthState,
+  PoolLogger,
+  PoolOptions,
+  PoolStats,
+  ResourceFactory,
+  TenantBinding,
+  TenantStats,
+  UseOptions,
+} from './pool.types';
+
+type DestroyReason = Extract<PoolEvent, { type: 'destroy' }>['reason'];
+
+// Slot states. Plain numbers rather than a const enum so isolated transpilers (swc) agree.
+const IDLE = 0;
+const LEASED = 1;
+/** Not idle and not with a caller: validating/binding for a waiter, or unbinding after release. */
+const BUSY = 2;
+const GONE = 3;
+
+// Waiter states.
+const WAITING = 0;
+/** Out of its queue: a resource is being validated/bound for it (or it is about to settle). */
+const PREPARING = 1;
+const SETTLED = 2;
+
+const SAMPLE_MASK = SAMPLE_EVERY - 1;
+
+/** Per tenant (and one anonymous record): its FIFO of waiters, its cap, its counters. */
+class TenantRecord<T> {
+  head: Waiter<T> | null = null;
+  tail: Waiter<T> | null = null;
+  size = 0;
+  held = 0;
+  rrNext: TenantRecord<T> | null = null;
+  rrPrev: TenantRecord<T> | null = null;
+  inRing = false;
+  acquired = 0;
+  timeouts = 0;
+  waits: SampleWindow | undefined;
+  lastSeen = 0;
+
+  constructor(
+    readonly id: string | undefined,
+    readonly cap: number,
+  ) {}
+}
+
+class Slot<T> {
+  state = IDLE;
+  /** Tenant whose session state the resource carries (tenantBinding only). */
+  boundTenant: string | undefined = undefined;
+  org: string | undefined = undefined;
+  rec: TenantRecord<T> | undefined = undefined;
+  /** Coarse monotonic ms. */
+  acquiredAt = 0;
+  lastReturnedAt: number;
+  /** Precise start of a sampled lease, or -1. */
+  sampleStart = -1;
+  stack: Error | undefined = undefined;
+  leakReported = false;
+  broken = false;
+  /** Never lent yet: skip validate-on-borrow. */
+  fresh = true;
+  unwatch: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly resource: T,
+    readonly createdAt: number,
+    readonly expiresAt: number,
+  ) {
+    this.lastReturnedAt = createdAt;
+  }
+}
+
+class Waiter<T> {
+  state = WAITING;
+  prev: Waiter<T> | null = null;
+  next: Waiter<T> | null = null;
+  tPrev: Waiter<T> | null = null;
+  tNext: Waiter<T> | null = null;
+  /** Whether the waiter is in the deadline list. */
+  timed = false;
+  resolve!: (resource: T) => void;
+  reject!: (err: unknown) => void;
+  readonly promise: Promise<T>;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly rec: TenantRecord<T>,
+    readonly org: string | undefined,
+    readonly enqueuedAt: number,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+    readonly stack: Error | undefined,
+  ) {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  get deadline(): number {
+    return this.enqueuedAt + this.timeoutMs;
+  }
+}
+
+function isEmitter(r: unknown): r is {
+  on(event: 'error', fn: (err: unknown) => void): unknown;
+} {
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof (r as { on?: unknown }).on === 'function' &&
+    typeof (r as { removeListener?: unknown }).removeListener === 'function'
+  );
+}
+
+/**
+ * A generic resource pool (database clients, sockets, workers, ...), usable without Nest.
+ *
+ * @example
+ * const pool = new Pool({ factory: { create: () => connect(), destroy: (c) => c.end() }, min: 2, max: 10 });
+ * await pool.start();
+ * const rows = await pool.use((client) => client.query('SELECT 1'));
+ * await pool.close();
+ *
+ * @publicApi
+ */
+export class Pool<T> {
+  /** The pool's name, as used in errors, logs and DI tokens. */
+  readonly name: string;
+  /** Pool events and health transitions. Emitting costs nothing while nobody subscribes. */
+  readonly events$: Observable<PoolEvent>;
+
+  private readonly o: ResolvedPoolOptions<T>;
+  private readonly factory: ResourceFactory<T>;
+  private readonly binding: TenantBinding<T> | undefined;
+  private readonly resolver: (() => string | undefined) | undefined;
+  private readonly logger: PoolLogger;
+  private readonly subject = new Subject<PoolEvent>();
+
+  private readonly slots = new Map<T, Slot<T>>();
+  private readonly idle: Slot<T>[] = [];
+  private readonly anon: TenantRecord<T> = new TenantRecord<T>(undefined, Infinity);
+  private readonly tenants = new Map<string, TenantRecord<T>>();
+  /** Round-robin cursor into the ring of tenant records that have waiters. */
+  private rr: TenantRecord<T> | null = null;
+  /** All waiters (waiting or preparing) ordered by deadline; one timer serves the head. */
+  private dlHead: Waiter<T> | null = null;
+  private dlTail: Waiter<T> | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  private size = 0;
+  private creating = 0;
+  private destroying = 0;
+  private pending = 0;
+
+  private created = 0;
+  private destroyed = 0;
+  private acquired = 0;
+  private released = 0;
+  private timeouts = 0;
+  private createErrors = 0;
+  private validationFailures = 0;
+  private leaksDetected = 0;
+  private ops = 0;
+
+  /** Coarse monotonic clock: refreshed by the maintenance tick and by every precise read. */
+  private clock = performance.now();
+  private readonly waitSamples = new SampleWindow(1024);
+  private readonly holdSamples = new SampleWindow(1024);
+  private lastSampleAt = 0;
+  private readonly trend: TrendWindow;
+  /** Times of the last `unhealthyTimeouts` timeouts: enough to answer "k timeouts within window?". */
+  private readonly recentTimeouts: number[];
+  private recentTimeoutsNext = 0;
+
+  private consecutiveFailures = 0;
+  private lastCreateError: unknown = undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private readonly createAborts = new Set<AbortController>();
+  private readonly destroys = new Set<Promise<void>>();
+  private readonly readyWaiters = new Set<{ resolve: () => void; reject: (e: unknown) => void }>();
+  private creatingSettled: (() => void) | undefined;
+  private drained: (() => void) | undefined;
+
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+  private healthState: PoolHealthState = 'HEALTHY';
+  private readonly maintenance: NodeJS.Timeout;
+
+  constructor(options: PoolOptions<T>) {
+    this.o = resolvePoolOptions(options);
+    this.name = this.o.name;
+    this.factory = this.o.factory;
+    this.binding = this.o.tenantBinding;
+    this.resolver = this.o.tenantResolver;
+    this.logger = this.o.logger ?? defaultPoolLogger(this.name);
+    this.events$ = this.subject.asObservable();
+    this.trend = new TrendWindow(this.o.health.windowMs);
+    this.recentTimeouts = new Array<number>(Math.max(1, this.o.health.unhealthyTimeouts)).fill(-Infinity);
+    this.maintenance = setInterval(this.tick, this.o.maintenanceIntervalMs);
+    this.maintenance.unref();
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Creates `min` resources; resolves once they exist. Rejects (the pool keeps retrying) after `acquireTimeoutMs`. */
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(PoolClosedError.create(this.name));
+    this.ensureCapacity();
+    if (this.size >= this.o.min) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const entry = {
+        resolve: () => {
+          clearTimeout(timer);
+          this.readyWaiters.delete(entry);
+          resolve();
+        },
+        reject: (err: unknown) => {
+          clearTimeout(timer);
+          this.readyWaiters.delete(entry);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        entry.reject(
+          PoolTimeoutError.start(
+            this.name,
+            this.o.acquireTimeoutMs,
+            this.o.min,
+            this.size,
+            this.consecutiveFailures > 0 ? this.lastCreateError : undefined,
+          ),
+        );
+      }, this.o.acquireTimeoutMs);
+      this.readyWaiters.add(entry);
+    });
+  }
+
+  /**
+   * Borrows a resource. Resolves at once when one is idle; otherwise waits (FIFO per tenant,
+   * round-robin across tenants) up to `timeoutMs` (default `acquireTimeoutMs`).
+   */
+  acquire(opts?: AcquireOptions): Promise<T> {
+    if (this.closed) return Promise.reject(PoolClosedError.create(this.name));
+    let org: string | undefined;
+    let timeoutMs = this.o.acquireTimeoutMs;
+    let signal: AbortSignal | undefined;
+    if (opts !== undefined) {
+      org = opts.organisationId;
+      if (opts.timeoutMs !== undefined) {
+        try {
+          timeoutMs = checkCallTimeout(this.name, opts.timeoutMs);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
+      signal = opts.signal;
+      if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
+    }
+    if (org === undefined) {
+      // Only a configured resolver is consulted: no tenant features, no cost (ANCHORS.md: +26 %).
+      if (this.resolver !== undefined) org = this.resolver();
+      if (org === undefined && this.o.requireTenant) {
+        return Promise.reject(new TenantRequiredError(PoolMessages.tenantRequired(this.name)));
+      }
+    }
+    const rec = org === undefined ? this.anon : this.tenantRecord(org);
+
+    if (this.pending === 0 && this.idle.length > 0 && rec.held < rec.cap) {
+      const slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
+      rec.held++;
+      if (!this.needsPrep(slot, org)) {
+        this.lease(slot, rec, org, this.o.leakDetectionMs > 0 ? new Error('acquired here') : undefined);
+        if ((this.ops & SAMPLE_MASK) === 0) this.waitSamples.record(0);
+        if (this.subject.observed)
+          this.emit({ type: 'acquire', pool: this.name, organisationId: org, waitMs: 0 });
+        return Promise.resolve(slot.resource);
+      }
+      const w = this.newWaiter(rec, org, timeoutMs, signal);
+      this.linkDeadline(w);
+      this.prepare(slot, w);
+      return w.promise;
+    }
+
+    if (this.idle.length === 0 && this.pending >= this.o.maxWaiting + this.headroom()) {
+      return Promise.reject(PoolExhaustedError.create(this.name, this.o.maxWaiting, this.counts(), org));
+    }
+    const w = this.newWaiter(rec, org, timeoutMs, signal);
+    this.enqueue(rec, w);
+    this.linkDeadline(w);
+    if (this.idle.length > 0) this.dispatchIdle();
+    else this.ensureCapacity();
+    return w.promise;
+  }
+
+  /** Returns a leased resource. Throws `PoolReleaseError` (and changes nothing) when it is not leased. */
+  release(resource: T): void {
+    const slot = this.slots.get(resource);
+    if (slot === undefined) {
+      // close() may have destroyed a loan that outlived shutdownTimeoutMs; its late release is harmless.
+      if (this.closed) return;
+      throw PoolReleaseError.unknown(this.name);
+    }
+    if (slot.state !== LEASED) throw PoolReleaseError.notLeased(this.name);
+    this.released++;
+    this.endLease(slot);
+    if (slot.broken || this.closed || slot.expiresAt <= this.clock) {
+      void this.retire(slot, slot.broken ? 'broken' : this.closed ? 'close' : 'lifetime');
+      return;
+    }
+    if (
+      slot.boundTenant !== undefined &&
+      this.binding !== undefined &&
+      this.binding.unbindOnRelease === true
+    ) {
+      this.unbindThenRecycle(slot);
+      return;
+    }
+    this.recycle(slot);
+  }
+
+  /** Evicts a leased resource (e.g. found broken); a replacement is created as demand requires. */
+  destroy(resource: T): Promise<void> {
+    const slot = this.slots.get(resource);
+    if (slot === undefined) {
+      return this.closed ? Promise.resolve() : Promise.reject(PoolReleaseError.unknown(this.name));
+    }
+    if (slot.state !== LEASED) return Promise.reject(PoolReleaseError.notLeased(this.name));
+    this.endLease(slot);
+    return this.retire(slot, 'explicit');
+  }
+
+  /**
+   * Acquires, runs `fn`, always gives the resource back. If `fn` throws and `isBroken(err)` says so
+   * (default: whenever a tenantBinding is set, since the session may be mid-transaction), the
+   * resource is destroyed instead of reused.
+   */
+  async use<R>(fn: (resource: T) => Promise<R> | R, opts?: UseOptions): Promise<R> {
+    const resource = await this.acquire(opts);
+    let result: R;
+    try {
+      result = await fn(resource);
+    } catch (err) {
+      let broken = this.binding !== undefined;
+      if (opts?.isBroken !== undefined) {
+        try {
+          broken = opts.isBroken(err);
+        } catch {
+          broken = true;
+        }
+      }
+      if (this.slots.get(resource)?.state === LEASED) {
+        if (broken) void this.destroy(resource);
+        else this.release(resource);
+      }
+      throw err;
+    }
+    if (this.slots.get(resource)?.state === LEASED) this.release(resource);
+    return result;
+  }
+
+  /** `{ organisationId, acquiredAt }` of a leased resource, else undefined. */
+  leaseInfo(resource: T): LeaseInfo | undefined {
+    const slot = this.slots.get(resource);
+    if (slot === undefined || slot.state !== LEASED) return undefined;
+    const acquiredAt = Math.round(performance.timeOrigin + slot.acquiredAt);
+    return slot.org === undefined ? { acquiredAt } : { organisationId: slot.org, acquiredAt };
+  }
+
+  stats(): PoolStats {
+    const [w50, w95, w99] = this.waitSamples.percentiles([0.5, 0.95, 0.99]);
+    const [h50, h95, h99] = this.holdSamples.percentiles([0.5, 0.95, 0.99]);
+    const inUse = this.size - this.idle.length;
+    const utilization = inUse / this.o.max;
+    const t = this.trend.snapshot();
+    const tenants: Record<string, TenantStats> = {};
+    for (const [id, r] of this.tenants) {
+      tenants[id] = {
+        acquired: r.acquired,
+        inUse: r.held,
+        waiting: r.size,
+        timeouts: r.timeouts,
+        waitP99Ms: r.waits === undefined ? 0 : r.waits.percentiles([0.99])[0],
+      };
+    }
+    return {
+      name: this.name,
+      min: this.o.min,
+      max: this.o.max,
+      size: this.size,
+      idle: this.idle.length,
+      inUse,
+      pending: this.pending,
+      creating: this.creating,
+      created: this.created,
+      destroyed: this.destroyed,
+      acquired: this.acquired,
+      released: this.released,
+      timeouts: this.timeouts,
+      createErrors: this.createErrors,
+      validationFailures: this.validationFailures,
+      leaksDetected: this.leaksDetected,
+      acquireWaitMs: { p50: w50, p95: w95, p99: w99 },
+      holdMs: { p50: h50, p95: h95, p99: h99 },
+      utilization,
+      trend: {
+        slope: t.slope,
+        direction: t.direction,
+        timeToSaturationMs:
+          t.direction === 'rising' && t.slope > 0 ? Math.max(0, ((1 - utilization) / t.slope) * 1000) : null,
+      },
+      tenants,
+      closed: this.closed,
+    };
+  }
+
+  /** Current health; a change of state is also logged and emitted on `events$`. */
+  health(): PoolHealth {
+    return this.evaluateHealth();
+  }
+
+  /**
+   * Graceful shutdown: stop lending, reject waiters with `PoolClosedError`, wait for loans up to
+   * `shutdownTimeoutMs`, destroy everything, resolve once every destroy has finished. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closePromise === undefined) {
+      this.closed = true;
+      this.closePromise = this.shutdown();
+    }
+    return this.closePromise;
+  }
+
+  // ---------------------------------------------------------------- acquire internals
+
+  private newWaiter(
+    rec: TenantRecord<T>,
+    org: string | undefined,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Waiter<T> {
+    const now = performance.now();
+    this.clock = now;
+    const w = new Waiter<T>(
+      rec,
+      org,
+      now,
+      timeoutMs,
+      signal,
+      this.o.leakDetectionMs > 0 ? new Error('acquired here') : undefined,
+    );
+    if (signal !== undefined) {
+      w.onAbort = () => this.abortWaiter(w);
+      signal.addEventListener('abort', w.onAbort, { once: true });
+    }
+    return w;
+  }
+
+  private tenantRecord(org: string): TenantRecord<T> {
+    let rec = this.tenants.get(org);
+    if (rec === undefined) {
+      rec = new TenantRecord<T>(org, this.o.maxPerTenant);
+      rec.lastSeen = this.clock;
+      this.tenants.set(org, rec);
+      if (this.tenants.size > this.o.maxTrackedTenants) this.evictTenants(rec);
+      return rec;
+    }
+    rec.lastSeen = this.clock;
+    return rec;
+  }
+
+  /**
+   * Tenant-affine choice: an idle resource already bound to `org` (no round trip), else an unbound
+   * one (bind only), else the most recently used (unbind + bind).
+   */
+  private takeIdleFor(org: string | undefined): Slot<T> {
+    const idle = this.idle;
+    let unbound = -1;
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const b = idle[i].boundTenant;
+      if (b === org) return this.takeIdleAt(i);
+      if (b === undefined && unbound < 0) unbound = i;
+    }
+    return this.takeIdleAt(unbound >= 0 ? unbound : idle.length - 1);
+  }
+
+  private takeIdleAt(i: number): Slot<T> {
+    const idle = this.idle;
+    const slot = idle[i];
+    if (i === idle.length - 1) idle.pop();
+    else idle.splice(i, 1);
+    return slot;
+  }
+
+  private needsPrep(slot: Slot<T>, org: string | undefined): boolean {
+    if (this.binding !== undefined && slot.boundTenant !== org) return true;
+    return this.needsValidation(slot);
+  }
+
+  private needsValidation(slot: Slot<T>): boolean {
+    if (this.factory.validate === undefined || slot.fresh) return false;
+    const after = this.o.validateAfterIdleMs;
+    return after === 0 || performance.now() - slot.lastReturnedAt > after;
+  }
+
+  /** Hands `slot` to a caller. The tenant's `held` was already counted. */
+  private lease(
+    slot: Slot<T>,
+    rec: TenantRecord<T>,
+    org: string | undefined,
+    stack: Error | undefined,
+  ): void {
+    slot.state = LEASED;
+    slot.org = org;
+    slot.rec = rec;
+    slot.fresh = false;
+    slot.acquiredAt = this.clock;
+    slot.stack = stack;
+    slot.leakReported = false;
+    rec.acquired++;
+    this.acquired++;
+    if ((++this.ops & SAMPLE_MASK) === 0) {
+      const now = performance.now();
+      this.clock = now;
+      slot.sampleStart = now;
+    } else {
+      slot.sampleStart = -1;
+    }
+  }
+
+  private endLease(slot: Slot<T>): void {
+    const rec = slot.rec!;
+    rec.held--;
+    if (slot.sampleStart >= 0) {
+      const now = performance.now();
+      this.clock = now;
+      this.lastSampleAt = now;
+      this.holdSamples.record(now - slot.sampleStart);
+    }
+    if (this.subject.observed) {
+      this.emit({
+        type: 'release',
+        pool: this.name,
+        organisationId: slot.org,
+        holdMs: Math.max(0, performance.now() - slot.acquiredAt),
+      });
+    }
+    slot.rec = undefined;
+    slot.stack = undefined;
+    slot.state = BUSY;
+  }
+
+  /** Room for waiters served by creates that can still start (so maxWaiting: 0 still lets a pool grow). */
+  private headroom(): number {
+    return Math.max(0, this.o.max - this.size - this.destroying);
+  }
+
+  // ---------------------------------------------------------------- waiter queues
+
+  private enqueue(rec: TenantRecord<T>, w: Waiter<T>): void {
+    w.state = WAITING;
+    w.next = null;
+    w.prev = rec.tail;
+    if (rec.tail === null) rec.head = w;
+    else rec.tail.next = w;
+    rec.tail = w;
+    rec.size++;
+    this.pending++;
+    if (!rec.inRing) this.ringInsert(rec);
+  }
+
+  /** Back to the front of its tenant's queue: a waiter whose resource failed validation/bind. */
+  private requeueFront(w: Waiter<T>): void {
+    const rec = w.rec;
+    w.state = WAITING;
+    w.prev = null;
+    w.next = rec.head;
+    if (rec.head === null) rec.tail = w;
+    else rec.head.prev = w;
+    rec.head = w;
+    rec.size++;
+    this.pending++;
+    if (!rec.inRing) {
+      this.ringInsert(rec);
+      this.rr = rec;
+    }
+  }
+
+  private dequeue(w: Waiter<T>): void {
+    const rec = w.rec;
+    if (w.prev === null) rec.head = w.next;
+    else w.prev.next = w.next;
+    if (w.next === null) rec.tail = w.prev;
+    else w.next.prev = w.prev;
+    w.prev = w.next = null;
+    // Out of the queue: being handed a resource, or about to be settled.
+    w.state = PREPARING;
+    rec.size--;
+    this.pending--;
+    if (rec.size === 0) this.ringRemove(rec);
+  }
+
+  /** New tenants join at the end of the current round, i.e. just before the cursor. */
+  private ringInsert(rec: TenantRecord<T>): void {
+    rec.inRing = true;
+    const cur = this.rr;
+    if (cur === null) {
+      rec.rrNext = rec.rrPrev = rec;
+      this.rr = rec;
+      return;
+    }
+    const last = cur.rrPrev!;
+    rec.rrPrev = last;
+    rec.rrNext = cur;
+    last.rrNext = rec;
+    cur.rrPrev = rec;
+  }
+
+  private ringRemove(rec: TenantRecord<T>): void {
+    rec.inRing = false;
+    if (rec.rrNext === rec) {
+      this.rr = null;
+    } else {
+      rec.rrPrev!.rrNext = rec.rrNext;
+      rec.rrNext!.rrPrev = rec.rrPrev;
+      if (this.rr === rec) this.rr = rec.rrNext;
+    }
+    rec.rrNext = rec.rrPrev = null;
+  }
+
+  /** Next waiter by round-robin over tenants, skipping tenants at `maxPerTenant`; dequeued. */
+  private pickWaiter(): Waiter<T> | null {
+    const start = this.rr;
+    if (start === null) return null;
+    let rec = start;
+    do {
+      if (rec.held < rec.cap) {
+        const next = rec.rrNext!;
+        const w = rec.head!;
+        this.dequeue(w);
+        if (this.rr !== null) this.rr = rec.inRing ? rec.rrNext : next;
+        return w;
+      }
+      rec = rec.rrNext!;
+    } while (rec !== start);
+    return null;
+  }
+
+  private linkDeadline(w: Waiter<T>): void {
+    const d = w.deadline;
+    let after = this.dlTail;
+    while (after !== null && after.deadline > d) after = after.tPrev;
+    w.tPrev = after;
+    if (after === null) {
+      w.tNext = this.dlHead;
+      this.dlHead = w;
+    } else {
+      w.tNext = after.tNext;
+      after.tNext = w;
+    }
+    if (w.tNext === null) this.dlTail = w;
+    else w.tNext.tPrev = w;
+    w.timed = true;
+    if (this.timer === undefined || d < this.timerAt) this.armTimer(d, w.enqueuedAt);
+  }
+
+  private unlinkDeadline(w: Waiter<T>): void {
+    if (!w.timed) return;
+    w.timed = false;
+    if (w.tPrev === null) this.dlHead = w.tNext;
+    else w.tPrev.tNext = w.tNext;
+    if (w.tNext === null) this.dlTail = w.tPrev;
+    else w.tNext.tPrev = w.tPrev;
+    w.tPrev = w.tNext = null;
+    // The timer is left armed for a served head (it re-arms when it fires) unless nobody waits at all,
+    // so a busy pool re-arms about once per timeout rather than once per hand-off.
+    if (this.dlHead === null && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+    }
+  }
+
+  private armTimer(deadline: number, now: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(deadline - now)));
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    this.clock = now;
+    let expired = false;
+    // setTimeout may fire up to ~1 ms early relative to performance.now(); treat that as due.
+    while (this.dlHead !== null && this.dlHead.deadline <= now + 1) {
+      this.expire(this.dlHead, now);
+      expired = true;
+    }
+    if (this.dlHead !== null) this.armTimer(this.dlHead.deadline, now);
+    if (expired) this.evaluateHealth();
+  };
+
+  private settleWaiter(w: Waiter<T>): void {
+    if (w.state === WAITING) this.dequeue(w);
+    w.state = SETTLED;
+    this.unlinkDeadline(w);
+    if (w.onAbort !== undefined) {
+      w.signal!.removeEventListener('abort', w.onAbort);
+      w.onAbort = undefined;
+    }
+  }
+
+  private expire(w: Waiter<T>, now: number): void {
+    // Counts first, so `waiting` includes this caller, as HikariCP reports it.
+    const counts = this.counts();
+    this.settleWaiter(w);
+    this.timeouts++;
+    w.rec.timeouts++;
+    this.recentTimeouts[this.recentTimeoutsNext] = now;
+    this.recentTimeoutsNext = (this.recentTimeoutsNext + 1) % this.recentTimeouts.length;
+    if (this.subject.observed) {
+      this.emit({ type: 'timeout', pool: this.name, organisationId: w.org, timeoutMs: w.timeoutMs });
+    }
+    w.reject(
+      PoolTimeoutError.acquire(
+        this.name,
+        w.timeoutMs,
+        counts,
+        w.org,
+        this.consecutiveFailures > 0 ? this.lastCreateError : undefined,
+      ),
+    );
+  }
+
+  private abortWaiter(w: Waiter<T>): void {
+    if (w.state === SETTLED) return;
+    w.onAbort = undefined; // `once` already removed it
+    const reason: unknown = w.signal!.reason;
+    this.settleWaiter(w);
+    w.reject(reason ?? new Error(PoolMessages.abortedDefault(this.name)));
+  }
+
+  // ---------------------------------------------------------------- hand-off
+
+  /** A resource became available (created, released, unbound): first eligible waiter, else idle. */
+  private recycle(slot: Slot<T>): void {
+    if (this.closed || slot.broken) {
+      void this.retire(slot, slot.broken ? 'broken' : 'close');
+      return;
+    }
+    if (this.pending > 0) {
+      const w = this.pickWaiter();
+      if (w !== null) {
+        this.handTo(slot, w);
+        if (this.pending > 0 && this.idle.length > 0) this.dispatchIdle();
+        return;
+      }
+    }
+    slot.state = IDLE;
+    slot.lastReturnedAt = this.factory.validate === undefined ? this.clock : performance.now();
+    this.idle.push(slot);
+  }
+
+  /** Idle resources while callers wait: only after a tenant dropped below its cap. */
+  private dispatchIdle(): void {
+    while (this.idle.length > 0 && this.pending > 0) {
+      const w = this.pickWaiter();
+      if (w === null) return;
+      this.handTo(this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(w.org), w);
+    }
+  }
+
+  /** `w` was just dequeued. */
+  private handTo(slot: Slot<T>, w: Waiter<T>): void {
+    w.rec.held++;
+    if (this.needsPrep(slot, w.org)) {
+      w.state = PREPARING;
+      this.prepare(slot, w);
+      return;
+    }
+    this.settleWaiter(w);
+    this.lease(slot, w.rec, w.org, w.stack);
+    this.recordWait(w);
+    w.resolve(slot.resource);
+  }
+
+  private recordWait(w: Waiter<T>): void {
+    const sampled = (this.ops & SAMPLE_MASK) === 0;
+    if (!sampled && !this.subject.observed) return;
+    const now = performance.now();
+    this.clock = now;
+    const waitMs = now - w.enqueuedAt;
+    if (sampled) {
+      this.lastSampleAt = now;
+      this.waitSamples.record(waitMs);
+      if (w.org !== undefined) (w.rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
+    }
+    if (this.subject.observed) this.emit({ type: 'acquire', pool: this.name, organisationId: w.org, waitMs });
+  }
+
+  /**
+   * Validate and/or (re)bind `slot` for waiter `w` (state PREPARING, its tenant's `held` counted).
+   * A resource that fails is destroyed and the waiter goes back to the front of its queue.
+   */
+  private prepare(slot: Slot<T>, w: Waiter<T>): void {
+    slot.state = BUSY;
+    w.state = PREPARING;
+    void this.runPrep(slot, w.org).then((reason) => {
+      if (reason !== undefined) {
+        w.rec.held--;
+        void this.retire(slot, reason);
+        if (w.state === PREPARING) {
+          this.requeueFront(w);
+          if (this.idle.length > 0) this.dispatchIdle();
+          else this.ensureCapacity();
+        }
+        return;
+      }
+      if (w.state !== PREPARING) {
+        // The caller timed out or aborted meanwhile; the resource (now bound to w.org) is still good.
+        w.rec.held--;
+        this.recycle(slot);
+        return;
+      }
+      this.settleWaiter(w);
+      this.lease(slot, w.rec, w.org, w.stack);
+      this.recordWait(w);
+      w.resolve(slot.resource);
+    });
+  }
+
+  /** Resolves to a destroy reason when the resource must not be lent, else undefined. Never rejects. */
+  private async runPrep(slot: Slot<T>, org: string | undefined): Promise<DestroyReason | undefined> {
+    const resource = slot.resource;
+    if (this.needsValidation(slot)) {
+      let ok = false;
+      try {
+        ok = (await this.factory.validate!(resource)) === true;
+      } catch (err) {
+        this.logger.warn(PoolMessages.validateFailed(this.name, err));
+      }
+      if (!ok) {
+        this.validationFailures++;
+        return 'validation';
+      }
+    }
+    const binding = this.binding;
+    if (binding !== undefined && slot.boundTenant !== org) {
+      const prev = slot.boundTenant;
+      if (prev !== undefined) {
+        try {
+          await binding.unbind(resource, prev);
+          slot.boundTenant = undefined;
+        } catch (err) {
+          this.logger.warn(PoolMessages.unbindFailed(this.name, prev, err));
+          return 'unbind-failed';
+        }
+      }
+      if (org !== undefined) {
+        try {
+          await binding.bind(resource, org);
+          slot.boundTenant = org;
+        } catch (err) {
+          // A half-applied bind leaves unknown session state: never reuse.
+          this.logger.warn(PoolMessages.bindFailed(this.name, org, err));
+          return 'broken';
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private unbindThenRecycle(slot: Slot<T>): void {
+    const org = slot.boundTenant!;
+    const binding = this.binding!;
+    void (async () => {
+      try {
+        await binding.unbind(slot.resource, org);
+      } catch (err) {
+        this.logger.warn(PoolMessages.unbindFailed(this.name, org, err));
+        void this.retire(slot, 'unbind-failed');
+        return;
+      }
+      slot.boundTenant = undefined;
+      this.recycle(slot);
+    })();
+  }
+
+  // ---------------------------------------------------------------- create / destroy
+
+  private ensureCapacity(): void {
+    if (this.closed || this.backoffTimer !== undefined) return;
+    let want = this.o.min - this.size - this.creating;
+    // Never more creates than waiters not already covered by one (ANCHORS.md); none while idle
+    // resources exist, since then every waiter is held back by its tenant cap, not by capacity.
+    if (this.idle.length === 0) {
+      const forWaiters = this.pending - this.creating;
+      if (forWaiters > want) want = forWaiters;
+    }
+    const room = this.o.max - this.size - this.creating - this.destroying;
+    if (want > room) want = room;
+    for (let i = 0; i < want; i++) this.startCreate();
+  }
+
+  private startCreate(): void {
+    this.creating++;
+    const ac = new AbortController();
+    this.createAborts.add(ac);
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      const err = PoolTimeoutError.create(this.name, this.o.createTimeoutMs);
+      ac.abort(err);
+      this.createAborts.delete(ac);
+      this.createFailed(err);
+    }, this.o.createTimeoutMs);
+    let p: Promise<T>;
+    try {
+      p = Promise.resolve(
+        this.factory.create({ signal: ac.signal, attempt: this.consecutiveFailures + 1, pool: this.name }),
+      );
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (resource) => {
+        if (done) {
+          // Timed out (or the pool closed) before this finished: never leak it.
+          this.logger.warn(PoolMessages.lateCreateDestroyed(this.name));
+          this.trackDestroy(this.runDestroy(resource));
+          return;
+        }
+        done = true;
+        clearTimeout(timer);
+        this.createAborts.delete(ac);
+        this.createSucceeded(resource);
+      },
+      (err: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.createAborts.delete(ac);
+        this.createFailed(err);
+      },
+    );
+  }
+
+  private createSucceeded(resource: T): void {
+    this.creating--;
+    if (this.consecutiveFailures > 0) {
+      this.logger.log(PoolMessages.createRecovered(this.name, this.consecutiveFailures));
+      this.consecutiveFailures = 0;
+      this.lastCreateError = undefined;
+    }
+    if (this.closed) {
+      this.trackDestroy(this.runDestroy(resource));
+      this.notifyCreating();
+      return;
+    }
+    const now = performance.now();
+    this.clock = now;
+    const o = this.o;
+    const expiresAt =
+      o.maxLifetimeMs > 0 ? now + o.maxLifetimeMs * (1 - o.maxLifetimeJitter * Math.random()) : Infinity;
+    const slot = new Slot<T>(resource, now, expiresAt);
+    this.slots.set(resource, slot);
+    this.size++;
+    this.created++;
+    this.watch(slot);
+    if (this.subject.observed) this.emit({ type: 'create', pool: this.name });
+    this.recycle(slot);
+    if (this.readyWaiters.size > 0 && this.size >= o.min) for (const r of [...this.readyWaiters]) r.resolve();
+    if (this.healthState !== 'HEALTHY') this.evaluateHealth();
+  }
+
+  private createFailed(err: unknown): void {
+    this.creating--;
+    this.createErrors++;
+    this.consecutiveFailures++;
+    this.lastCreateError = err;
+    if (this.subject.observed) {
+      this.emit({ type: 'create-error', pool: this.name, error: err, consecutive: this.consecutiveFailures });
+    }
+    if (this.closed) {
+      this.notifyCreating();
+      return;
+    }
+    const delay = backoffDelay(this.consecutiveFailures, this.o.createRetry);
+    const n = this.consecutiveFailures;
+    // Log the first failure and then at powers of two, so an outage doesn't flood the log.
+    if ((n & (n - 1)) === 0) this.logger.warn(PoolMessages.createFailed(this.name, n, delay, err));
+    if (this.backoffTimer === undefined) {
+      this.backoffTimer = setTimeout(() => {
+        this.backoffTimer = undefined;
+        this.ensureCapacity();
+      }, delay);
+      this.backoffTimer.unref();
+    }
+    this.evaluateHealth();
+  }
+
+  private notifyCreating(): void {
+    if (this.creating === 0 && this.creatingSettled !== undefined) this.creatingSettled();
+  }
+
+  /** An idle resource that errors (pg.Client whose backend died) is removed instead of crashing the process. */
+  private watch(slot: Slot<T>): void {
+    const onBroken = (err: unknown): void => {
+      if (slot.state === GONE) return;
+      this.logger.warn(PoolMessages.brokenIdle(this.name, err));
+      if (slot.state === IDLE) void this.retire(slot, 'broken');
+      else slot.broken = true;
+    };
+    if (this.factory.watch !== undefined) {
+      const unwatch = this.factory.watch(slot.resource, onBroken);
+      if (typeof unwatch === 'function') slot.unwatch = unwatch;
+    } else if (isEmitter(slot.resource)) {
+      // Left attached after destroy on purpose: a client may still emit 'error' while ending.
+      slot.resource.on('error', onBroken);
+    }
+  }
+
+  /** Removes a live resource from the pool and destroys it; resolves when the destroy finished. */
+  private retire(slot: Slot<T>, reason: DestroyReason): Promise<void> {
+    if (slot.state === IDLE) {
+      const i = this.idle.indexOf(slot);
+      if (i >= 0) this.idle.splice(i, 1);
+    }
+    slot.state = GONE;
+    this.slots.delete(slot.resource);
+    this.size--;
+    this.destroyed++;
+    if (slot.unwatch !== undefined) {
+      try {
+        slot.unwatch();
+      } catch {
+        // an unwatch that throws must not stop the destroy
+      }
+    }
+    if (this.subject.observed) this.emit({ type: 'destroy', pool: this.name, reason });
+    this.destroying++;
+    const p = this.runDestroy(slot.resource).then(() => {
+      this.destroying--;
+      this.ensureCapacity();
+    });
+    this.trackDestroy(p);
+    this.ensureCapacity();
+    if (this.drained !== undefined && this.size === this.idle.length) this.drained();
+    return p;
+  }
+
+  private trackDestroy(p: Promise<void>): void {
+    this.destroys.add(p);
+    void p.then(() => this.destroys.delete(p));
+  }
+
+  /** factory.destroy, bounded by createTimeoutMs so a hung destroy cannot pin capacity forever. Never rejects. */
+  private runDestroy(resource: T): Promise<void> {
+    let r: Promise<void> | void;
+    try {
+      r = this.factory.destroy(resource);
+    } catch (err) {
+      this.logger.warn(PoolMessages.destroyFailed(this.name, err));
+      return Promise.resolve();
+    }
+    if (r === undefined || typeof (r as Promise<void>).then !== 'function') return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.logger.warn(PoolMessages.destroyTimedOut(this.name, this.o.createTimeoutMs));
+        resolve();
+      }, this.o.createTimeoutMs);
+      (r as Promise<void>).then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          this.logger.warn(PoolMessages.destroyFailed(this.name, err));
+          resolve();
+        },
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- maintenance, health, close
+
+  private readonly tick = (): void => {
+    const now = performance.now();
+    this.clock = now;
+    if (this.closed) return;
+    const o = this.o;
+    if (this.idle.length > 0 && (o.idleTimeoutMs > 0 || o.maxLifetimeMs > 0)) {
+      let excess = this.size - o.min;
+      const victims: [Slot<T>, DestroyReason][] = [];
+      // Bottom of the LIFO stack = idle longest.
+      for (const s of this.idle) {
+        if (s.expiresAt <= now) victims.push([s, 'lifetime']);
+        else if (excess > 0 && o.idleTimeoutMs > 0 && now - s.lastReturnedAt >= o.idleTimeoutMs) {
+          victims.push([s, 'idle']);
+          excess--;
+        }
+      }
+      for (const [s, reason] of victims) void this.retire(s, reason);
+    }
+    if (o.leakDetectionMs > 0) {
+      for (const s of this.slots.values()) {
+        if (s.state === LEASED && !s.leakReported && now - s.acquiredAt >= o.leakDetectionMs) {
+          s.leakReported = true;
+          this.leaksDetected++;
+          const heldMs = Math.round(now - s.acquiredAt);
+          const stack = (s.stack?.stack ?? '').split('\n').slice(1).join('\n');
+          this.logger.warn(PoolMessages.leak(this.name, heldMs, s.org, stack));
+          if (this.subject.observed) {
+            this.emit({ type: 'leak', pool: this.name, organisationId: s.org, heldMs, stack });
+          }
+        }
+      }
+    }
+    this.trend.add(now, (this.size - this.idle.length) / o.max);
+    if (now - this.lastSampleAt > o.health.windowMs) {
+      // Percentiles describe the recent window: forget samples from before a quiet spell.
+      this.waitSamples.clear();
+      this.holdSamples.clear();
+      for (const r of this.tenants.values()) r.waits?.clear();
+    }
+    this.ensureCapacity();
+    this.evaluateHealth();
+  };
+
+  private evaluateHealth(): PoolHealth {
+    const h = this.computeHealth();
+    if (h.state !== this.healthState) {
+      const from = this.healthState;
+      this.healthState = h.state;
+      const line = PoolMessages.healthChanged(this.name, from, h.state, h.reasons);
+      if (h.state === 'HEALTHY') this.logger.log(line);
+      else this.logger.warn(line);
+      if (this.subject.observed) this.emit({ type: 'health', pool: this.name, from, to: h.state, health: h });
+    }
+    return h;
+  }
+
+  private computeHealth(): PoolHealth {
+    const t = this.o.health;
+    const utilization = (this.size - this.idle.length) / this.o.max;
+    const reasons: string[] = [];
+    let unhealthy = false;
+    let degraded = false;
+    if (this.closed) {
+      unhealthy = true;
+      reasons.push(PoolMessages.reasonClosed());
+    }
+    if (utilization >= t.unhealthyUtilization) {
+      unhealthy = true;
+      reasons.push(PoolMessages.reasonUtilization(utilization, t.unhealthyUtilization));
+    } else if (utilization >= t.degradedUtilization) {
+      degraded = true;
+      reasons.push(PoolMessages.reasonUtilization(utilization, t.degradedUtilization));
+    }
+    if (t.unhealthyTimeouts > 0) {
+      const since = performance.now() - t.windowMs;
+      let n = 0;
+      for (const at of this.recentTimeouts) if (at >= since) n++;
+      if (n >= t.unhealthyTimeouts) {
+        unhealthy = true;
+        reasons.push(PoolMessages.reasonTimeouts(n, t.windowMs));
+      }
+    }
+    if (this.consecutiveFailures >= t.unhealthyCreateFailures) {
+      unhealthy = true;
+      reasons.push(PoolMessages.reasonCreateFailures(this.consecutiveFailures));
+    }
+    if (t.degradedWaitP99Ms !== Infinity && this.waitSamples.count > 0) {
+      const p99 = this.waitSamples.percentiles([0.99])[0];
+      if (p99 > t.degradedWaitP99Ms) {
+        degraded = true;
+        reasons.push(PoolMessages.reasonWaitP99(p99, t.degradedWaitP99Ms));
+      }
+    }
+    return { state: unhealthy ? 'UNHEALTHY' : degraded ? 'DEGRADED' : 'HEALTHY', utilization, reasons };
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.backoffTimer !== undefined) {
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = undefined;
+    }
+    for (const r of [...this.readyWaiters]) r.reject(PoolClosedError.create(this.name));
+    // 1. stop lending (closed = true), 2. reject every waiter.
+    while (this.dlHead !== null) {
+      const w = this.dlHead;
+      this.settleWaiter(w);
+      w.reject(PoolClosedError.create(this.name, true));
+    }
+    for (const ac of this.createAborts) ac.abort(PoolClosedError.create(this.name));
+    // Idle resources will never be lent again: no reason to hold them while loans drain.
+    while (this.idle.length > 0) void this.retire(this.idle[this.idle.length - 1], 'close');
+    // 3. wait for loans (and in-flight validate/bind/unbind) up to shutdownTimeoutMs.
+    if (this.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        timer = setTimeout(resolve, this.o.shutdownTimeoutMs);
+      });
+      clearTimeout(timer);
+      this.drained = undefined;
+      if (this.size > 0) {
+        this.logger.warn(PoolMessages.shutdownForced(this.name, this.size, this.o.shutdownTimeoutMs));
+        // 4. destroy everything.
+        for (const s of [...this.slots.values()]) void this.retire(s, 'close');
+      }
+    }
+    // Creates were aborted; a factory that ignores the signal is still bounded by createTimeoutMs.
+    if (this.creating > 0) {
+      await new Promise<void>((resolve) => (this.creatingSettled = resolve));
+      this.creatingSettled = undefined;
+    }
+    // 5. resolve only after every destroy has finished.
+    while (this.destroys.size > 0) await Promise.all([...this.destroys]);
+    clearInterval(this.maintenance);
+    this.evaluateHealth();
+    if (this.subject.observed) this.emit({ type: 'closed', pool: this.name });
+    this.subject.complete();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private counts(): PoolCounts {
+    return {
+      total: this.size,
+      inUse: this.size - this.idle.length,
+      idle: this.idle.length,
+      waiting: this.pending,
+    };
+  }
+
+  private emit(event: PoolEvent): void {
+    this.subject.next(event);
+  }
+
+  /** Keeps per-tenant stats bounded: drops the least recently seen tenants with nothing in flight. */
+  private evictTenants(keep: TenantRecord<T>): void {
+    const target = Math.floor(this.o.maxTrackedTenants * 0.9);
+    const quiet = [...this.tenants.values()].filter(
+      (r) => r !== keep && r.held === 0 && r.size === 0 && !r.inRing,
+    );
+    quiet.sort((a, b) => a.lastSeen - b.lastSeen);
+    for (const r of quiet) {
+      if (this.tenants.size <= target) break;
+      this.tenants.delete(r.id!);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { OptionChecker } from '@reservoir/core';
+import { TenantConfigError } from './tenant.errors';
+
+/**
+ * A custom tenant extractor, e.g. from a JWT claim already on `request.user`, from RPC message
+ * metadata or from a WS payload. It must be synchronous. Return `undefined` when the message carries
+ * no tenant; whatever it returns is validated exactly like the header.
+ *
+ * @publicApi
+ */
+export type TenantResolver = (context: ExecutionContext) => unknown;
+
+/**
+ * Resolved `TenantModule` options. The field initialisers are the defaults, and this is the only
+ * place they are written down.
+ *
+ * @publicApi
+ */
+export class TenantOptions {
+  /**
+   * HTTP header carrying the organisation id (case-insensitive, stored lower-cased).
+   * @default 'x-organisation-id'
+   */
+  header = 'x-organisation-id';
+
+  /**
+   * Reject requests without a tenant (HTTP 400 / RpcException / WsException). With `false` such
+   * requests run outside any tenant scope; a present but invalid value is still rejected.
+   * @default true
+   */
+  required = true;
+
+  /**
+   * What a valid organisation id looks like. Anchor it (`^...$`); no `g` or `y` flag.
+   * Control characters and, for headers, commas are rejected whatever the pattern says.
+   * @default /^[A-Za-z0-9_-]+$/
+   */
+  pattern: RegExp = /^[A-Za-z0-9_-]+$/;
+
+  /**
+   * Longest accepted organisation id, in UTF-16 code units.
+   * @default 64
+   */
+  maxLength = 64;
+
+  /**
+   * Custom extractor used instead of the header, for every transport.
+   * @default undefined (HTTP: the `header`; RPC and WS: none, so set this for them)
+   * @example resolve: (ctx) => ctx.switchToHttp().getRequest().user?.org
+   */
+  resolve?: TenantResolver;
+}
+
+/**
+ * Options accepted by `TenantModule.forRoot()`; every field is optional and defaults as documented
+ * on {@link TenantOptions}.
+ *
+ * @publicApi
+ */
+export type TenantModuleOptions = Partial<TenantOptions>;
+
+const KNOWN_KEYS = ['header', 'required', 'pattern', 'maxLength', 'resolve'] as const;
+/** RFC 9110 token characters, i.e. what a header name may contain. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Upper bound for maxLength: ids are keys, not documents. */
+export const MAX_MAX_LENGTH = 1024;
+
+const checker: OptionChecker = new OptionChecker(TenantConfigError.create);
+
+/**
+ * Validates user options and fills in defaults. Unknown keys are rejected; a key set to `undefined`
+ * means "use the default". Throws `TenantConfigError`.
+ */
+export function resolveTenantOptions(input: unknown = {}): TenantOptions {
+  checker.object('', input);
+  checker.knownKeys(input, KNOWN_KEYS);
+  const resolved = new TenantOptions();
+  const { header, required, pattern, maxLength, resolve } = input;
+  if (header !== undefined) {
+    const name = checker.string('header', header);
+    if (!HEADER_NAME.test(name)) {
+      throw checker.error('header', header, "a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~-)");
+    }
+    resolved.header = name.toLowerCase();
+  }
+  if (required !== undefined) resolved.required = checker.boolean('required', required);
+  if (pattern !== undefined) {
+    if (!(pattern instanceof RegExp)) throw checker.error('pattern', pattern, 'a RegExp');
+    if (pattern.global || pattern.sticky) {
+      throw checker.error('pattern', pattern, 'a RegExp without the g or y flag (they make test() stateful)');
+    }
+    resolved.pattern = pattern;
+  }
+  if (maxLength !== undefined)
+    resolved.maxLength = checker.integer('maxLength', maxLength, 1, MAX_MAX_LENGTH);
+  if (resolve !== undefined) {
+    checker.func('resolve', resolve);
+    resolved.resolve = resolve as TenantResolver;
+  }
+  return resolved;
+}

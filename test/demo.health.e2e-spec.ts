@@ -1,0 +1,63 @@
+/**
+ * e2e (issue 2): the demo's /health answers 200 ok, 200 degraded at 70 %, 503 at 100 %, and 200 ok
+ * again after release. Runs on Nest 12 + Terminus 12 and on Nest 11 + Terminus 11.1 (where the
+ * DEGRADED state is reported as `ok` with `state: 'DEGRADED'`, since 11.1 has no degraded status).
+ */
+import type { INestApplication } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { AppModule } from '../apps/demo/src/app.module';
+
+const terminusHasDegraded =
+  typeof (new HealthIndicatorService().check('probe') as { degraded?: unknown }).degraded === 'function';
+
+describe('demo /health (e2e)', () => {
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    const ref = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app = ref.createNestApplication({ logger: false });
+    await app.init();
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const health = () => request(app.getHttpServer()).get('/health');
+
+  it('answers 200 ok when idle', async () => {
+    const res = await health().expect(200);
+    expect(res.body.status).toBe('ok');
+    expect(res.body.info.pool).toMatchObject({ status: 'up', state: 'HEALTHY', inUse: 0, max: 10 });
+  });
+
+  it('answers 200 degraded at 70 %', async () => {
+    await request(app.getHttpServer())
+      .post('/demo/hold?n=7')
+      .expect(200)
+      .expect({ held: 7, max: 10 });
+    const res = await health().expect(200);
+    expect(res.body.details.pool).toMatchObject({ state: 'DEGRADED', utilization: 0.7, inUse: 7 });
+    expect(res.body.status).toBe(terminusHasDegraded ? 'degraded' : 'ok');
+  });
+
+  it('answers 503 at 100 %', async () => {
+    await request(app.getHttpServer()).post('/demo/hold?n=3').expect(200).expect({ held: 10, max: 10 });
+    const res = await health().expect(503);
+    expect(res.body.status).toBe('error');
+    expect(res.body.error.pool).toMatchObject({ status: 'down', state: 'UNHEALTHY', utilization: 1 });
+  });
+
+  it('refuses to hold past capacity instead of queueing', async () => {
+    await request(app.getHttpServer()).post('/demo/hold?n=1').expect(409);
+  });
+
+  it('answers 200 ok again after release', async () => {
+    await request(app.getHttpServer()).post('/demo/release').expect(200).expect({ released: 10 });
+    const res = await health().expect(200);
+    expect(res.body.status).toBe('ok');
+    expect(res.body.info.pool).toMatchObject({ state: 'HEALTHY', inUse: 0 });
+  });
+});

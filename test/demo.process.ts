@@ -1,0 +1,134 @@
+/**
+ * Starts the BUILT demo (`npm run build` first; .ci/run does) as a child process on a free port with
+ * its own data directory, and stops it. Used by the demo e2e and browser tests.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..');
+
+/** Where `nest build demo` put the entry file (it depends on the build's rootDir). */
+export function builtDemoMain(): string {
+  const candidates = [
+    join(ROOT, 'dist', 'apps', 'demo', 'main.js'),
+    join(ROOT, 'dist', 'apps', 'demo', 'apps', 'demo', 'src', 'main.js'),
+  ];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) {
+    throw new Error(`The demo is not built (looked for ${candidates.join(' and ')}). Run: npm run build`);
+  }
+  return found;
+}
+
+export interface DemoProcess {
+  url: string;
+  dataDir: string;
+  child: ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** Sends `signal` and resolves with how the process ended (kills it after `timeoutMs`). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export async function startDemo(env: Record<string, string> = {}, startTimeoutMs = 30_000): Promise<DemoProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'reservoir-demo-'));
+  const child = spawn(process.execPath, [builtDemoMain()], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      NO_COLOR: '1',
+      FORCE_COLOR: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.once('exit', (code, signal) => res({ code, signal })),
+  );
+
+  const url = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`demo did not start within ${startTimeoutMs} ms:\n${out}`)), startTimeoutMs);
+    const onData = () => {
+      const m = /Reservoir demo on (http:\/\/[^/\s]+)\/dashboard/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        res(m[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      rej(new Error(`demo exited during startup (code ${code}, signal ${signal}):\n${out}`));
+    });
+  });
+
+  let stopped: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
+  return {
+    url,
+    dataDir,
+    child,
+    output: () => out,
+    stop(signal = 'SIGTERM', timeoutMs = 15_000) {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        const result = await exited;
+        clearTimeout(killer);
+        rmSync(dataDir, { recursive: true, force: true });
+        return result;
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** fetch + JSON with the tenant header when given. */
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  opts: { org?: string; body?: unknown } = {},
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {};
+  if (opts.org !== undefined) headers['x-organisation-id'] = opts.org;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(base + path, {
+    method,
+    headers,
+    ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body };
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, what: string, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
