@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'apps/demo/public/vendor/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'apps/demo/public/vendor/**', 'libs/**/src/**/*.js', 'apps/**/src/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

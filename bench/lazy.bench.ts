@@ -135,16 +135,13 @@ async function main(): Promise<void> {
   const decoratedVsCm = by('@LazyResource') / by('cache-manager');
   const getVsLimit = by('LazyLoader.get (global') / by('limit');
 
-  // stampede: a fresh resource per rep for LazyLoader (register takes the loader)
-  let rep = 0;
+  // stampede: a fresh key (and resource) per rep, so every rep starts cold
   const stampedeRows = [
     await stampede('LazyLoader.get', (key, loader) => {
-      const k = `${key}-${rep++}`;
       if (!lazy.isRegistered(key)) lazy.register(key, loader, { tenantScoped: false });
-      void k;
       return lazy.get(key);
     }),
-    await stampede('@LazyResource-style (tenant-scoped, in run)', (key, loader) => {
+    await stampede('LazyLoader.get (tenant-scoped, in TenantContext.run)', (key, loader) => {
       if (!lazy.isRegistered(key)) lazy.register(key, loader);
       return tenant.run('acme', () => lazy.get(key));
     }),

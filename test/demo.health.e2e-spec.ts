@@ -3,26 +3,34 @@
  * again after release. Runs on Nest 12 + Terminus 12 and on Nest 11 + Terminus 11.1 (where the
  * DEGRADED state is reported as `ok` with `state: 'DEGRADED'`, since 11.1 has no degraded status).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { AppModule } from '../apps/demo/src/app.module';
+import { loadConfig } from '../apps/demo/src/config';
 
 const terminusHasDegraded =
   typeof (new HealthIndicatorService().check('probe') as { degraded?: unknown }).degraded === 'function';
 
 describe('demo /health (e2e)', () => {
   let app: INestApplication;
+  // The demo's default database: the embedded SQLite file, here in a throwaway directory.
+  const dataDir = mkdtempSync(join(tmpdir(), 'reservoir-demo-e2e-'));
 
   beforeAll(async () => {
-    const ref = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    const config = loadConfig({ DATA_DIR: dataDir, PRICING_LOAD_MS: '0', DB_POOL_MAX: '10' });
+    const ref = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
     app = ref.createNestApplication({ logger: false });
     await app.init();
   });
 
   afterAll(async () => {
-    await app.close();
+    await app?.close();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   const health = () => request(app.getHttpServer()).get('/health');
@@ -34,10 +42,7 @@ describe('demo /health (e2e)', () => {
   });
 
   it('answers 200 degraded at 70 %', async () => {
-    await request(app.getHttpServer())
-      .post('/demo/hold?n=7')
-      .expect(200)
-      .expect({ held: 7, max: 10 });
+    await request(app.getHttpServer()).post('/demo/hold?n=7').expect(200).expect({ held: 7, max: 10 });
     const res = await health().expect(200);
     expect(res.body.details.pool).toMatchObject({ state: 'DEGRADED', utilization: 0.7, inUse: 7 });
     expect(res.body.status).toBe(terminusHasDegraded ? 'degraded' : 'ok');

@@ -43,18 +43,25 @@ function pgClientFactory(applicationName: string, target: Target): ResourceFacto
         application_name: applicationName,
         connectionTimeoutMillis: 2000,
       });
-      const abort = () => void client.end().catch(() => undefined);
-      signal.addEventListener('abort', abort, { once: true });
       client.once('end', () => ended.add(client));
-      try {
-        await client.connect();
-        return client;
-      } catch (err) {
-        await client.end().catch(() => undefined);
-        throw err;
-      } finally {
-        signal.removeEventListener('abort', abort);
-      }
+      // Settle as soon as the pool gives up (createTimeoutMs or close()): pg's connect() may never
+      // settle when its socket is destroyed mid-handshake, which would hold close() up.
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          reject(signal.reason ?? new Error('create aborted'));
+          void client.end().catch(() => undefined);
+        };
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        client
+          .connect()
+          .then(resolve, (err: unknown) => {
+            void client.end().catch(() => undefined);
+            reject(err);
+          })
+          .finally(() => signal.removeEventListener('abort', onAbort));
+      });
+      return client;
     },
     destroy: (client) => (ended.has(client) ? undefined : client.end()),
     validate: async (client) => {
@@ -74,7 +81,11 @@ function pgClientFactory(applicationName: string, target: Target): ResourceFacto
   };
 }
 
-async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+async function waitFor(
+  what: string,
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -210,7 +221,9 @@ describe('Pool with pg.Client against real PostgreSQL', () => {
     expect(victim).toBeDefined();
     await waitFor('the broken lease to be destroyed', () => pool.stats().destroyed > destroyedBefore);
     await expect(pool.use((c) => c.query('SELECT 1'))).resolves.toBeDefined();
-
+    const t0 = Date.now();
+    await pool.close();
+    expect(Date.now() - t0).toBeLessThan(2000); // no create or destroy left hanging
   });
 
   describe('database unreachable', () => {
@@ -218,7 +231,13 @@ describe('Pool with pg.Client against real PostgreSQL', () => {
       const app = uniqueAppName('pool_down');
       const target = { host: '127.0.0.1', port: await closedPort() };
       const pool = make(
-        { name: 'down', min: 0, max: 3, acquireTimeoutMs: 800, createRetry: { initialDelayMs: 10, maxDelayMs: 100 } },
+        {
+          name: 'down',
+          min: 0,
+          max: 3,
+          acquireTimeoutMs: 800,
+          createRetry: { initialDelayMs: 10, maxDelayMs: 100 },
+        },
         app,
         target,
       );
@@ -253,7 +272,13 @@ describe('Pool with pg.Client against real PostgreSQL', () => {
       const app = uniqueAppName('pool_stub');
       const port = await closedPort();
       const pool = make(
-        { name: 'stub', min: 1, max: 2, acquireTimeoutMs: 600, createRetry: { initialDelayMs: 10, maxDelayMs: 100 } },
+        {
+          name: 'stub',
+          min: 1,
+          max: 2,
+          acquireTimeoutMs: 600,
+          createRetry: { initialDelayMs: 10, maxDelayMs: 100 },
+        },
         app,
         { host: '127.0.0.1', port },
       );
@@ -264,10 +289,9 @@ describe('Pool with pg.Client against real PostgreSQL', () => {
 
       const proxy = await startProxy(port);
       try {
-        const rows = await pool.use(
-          async (c) => (await c.query<{ n: number }>('SELECT 2 AS n')).rows,
-          { timeoutMs: 5000 },
-        );
+        const rows = await pool.use(async (c) => (await c.query<{ n: number }>('SELECT 2 AS n')).rows, {
+          timeoutMs: 5000,
+        });
         expect(rows).toEqual([{ n: 2 }]);
         await waitFor('min to be prefilled through the proxy', async () => (await countBackends(app)) >= 1);
         await pool.close();

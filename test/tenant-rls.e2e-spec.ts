@@ -12,7 +12,14 @@ import { Agent, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Controller, Get, HttpCode, Post, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { InjectPool, getPoolToken, pgTenantBinding, PoolModule, type Pool } from '@reservoir/pool';
+import {
+  InjectPool,
+  getPoolToken,
+  pgTenantBinding,
+  PoolModule,
+  type Pool,
+  type ResourceFactory,
+} from '@reservoir/pool';
 import { TenantContext, TenantModule } from '@reservoir/tenant';
 import { Client } from 'pg';
 import { adminClient, createTestDatabase, uniqueAppName } from './helpers/services';
@@ -104,6 +111,54 @@ class NotesController {
       throw new Error('unreachable: the backend should be gone');
     });
   }
+}
+
+/**
+ * pg.Client factory that counts every statement sent (so "never reaches SQL" is measurable),
+ * settles connect() when the pool aborts it, and skips end() on connections that already ended.
+ */
+function countingPgFactory(connectionString: string, applicationName: string): ResourceFactory<Client> {
+  const ended = new WeakSet<Client>();
+  return {
+    async create({ signal }) {
+      const c = new Client({
+        connectionString,
+        application_name: applicationName,
+        connectionTimeoutMillis: 5000,
+      });
+      c.once('end', () => ended.add(c));
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          reject(signal.reason ?? new Error('create aborted'));
+          void c.end().catch(() => undefined);
+        };
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        c.connect()
+          .then(resolve, (err: unknown) => {
+            void c.end().catch(() => undefined);
+            reject(err);
+          })
+          .finally(() => signal.removeEventListener('abort', onAbort));
+      });
+      const query = c.query.bind(c) as (...args: unknown[]) => unknown;
+      (c as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+        sql.queries++;
+        return query(...args);
+      };
+      return c;
+    },
+    destroy: (c) => (ended.has(c) ? undefined : c.end()),
+    watch: (c, onBroken) => {
+      const onEnd = () => onBroken(new Error('connection ended'));
+      c.on('error', onBroken);
+      c.on('end', onEnd);
+      return () => {
+        c.off('error', onBroken);
+        c.off('end', onEnd);
+      };
+    },
+  };
 }
 
 interface Reply {
@@ -199,19 +254,7 @@ describe('tenant isolation on PostgreSQL RLS (e2e)', () => {
           acquireTimeoutMs: 20_000,
           createRetry: { initialDelayMs: 5, maxDelayMs: 100 },
           tenantBinding: pgTenantBinding({ setting: 'app.organisation_id' }),
-          factory: {
-            async create() {
-              const c = new Client({ connectionString, application_name: applicationName });
-              await c.connect();
-              const query = c.query.bind(c) as (...args: unknown[]) => unknown;
-              (c as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
-                sql.queries++;
-                return query(...args);
-              };
-              return c;
-            },
-            destroy: (c) => c.end(),
-          },
+          factory: countingPgFactory(connectionString, applicationName),
         }),
       ],
       controllers: [NotesController],
@@ -243,9 +286,9 @@ describe('tenant isolation on PostgreSQL RLS (e2e)', () => {
     try {
       const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM notes');
       expect(rows[0].n).toBe(0);
-      await expect(c.query(`INSERT INTO notes (organisation_id, body) VALUES ('org-01', 'x')`)).rejects.toThrow(
-        /row-level security/,
-      );
+      await expect(
+        c.query(`INSERT INTO notes (organisation_id, body) VALUES ('org-01', 'x')`),
+      ).rejects.toThrow(/row-level security/);
     } finally {
       await c.end();
     }
@@ -385,8 +428,9 @@ describe('tenant isolation on PostgreSQL RLS (e2e)', () => {
       mislabelled = (
         await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM notes WHERE organisation_id <> body')
       ).rows[0].n;
-      failedSurvivors = (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM notes WHERE body = 'FAILED'`))
-        .rows[0].n;
+      failedSurvivors = (
+        await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM notes WHERE body = 'FAILED'`)
+      ).rows[0].n;
       const r = await admin.query<{ org: string; n: number }>(
         'SELECT organisation_id AS org, count(*)::int - 5 AS n FROM notes GROUP BY 1',
       );
@@ -417,9 +461,9 @@ describe('tenant isolation on PostgreSQL RLS (e2e)', () => {
     expect(failedSurvivors).toBe(0);
     // Only the faults we inject may fail: mid-transaction throws, self-kills and chaos kills.
     const injected = (counts.byOp['fail-mid-tx'] ?? 0) + (counts.byOp['self-kill'] ?? 0) + counts.chaosKills;
-    expect(counts.requests - (counts.byStatus['200'] ?? 0) - (counts.byStatus['201'] ?? 0)).toBeLessThanOrEqual(
-      injected,
-    );
+    expect(
+      counts.requests - (counts.byStatus['200'] ?? 0) - (counts.byStatus['201'] ?? 0),
+    ).toBeLessThanOrEqual(injected);
     expect(counts.readsOk).toBeGreaterThan(REQUESTS * 0.3);
     expect(counts.rowsSeen).toBeGreaterThan(0);
     // Every acknowledged write is stored under its tenant (a write killed after COMMIT may exist unacknowledged).

@@ -26,4 +26,8 @@ export { PoolRegistry } from './pool.registry';
 export { DEFAULT_POOL_NAME, getPoolToken } from './pool.constants';
 export { InjectPool } from './pool.decorators';
 // Terminus is an optional peer: the indicator loads it lazily, so this re-export is safe without it.
-export { PoolHealthIndicator, type PoolHealthCheckOptions, type PoolHealthDetails } from './pool.health-indicator';
+export {
+  PoolHealthIndicator,
+  type PoolHealthCheckOptions,
+  type PoolHealthDetails,
+} from './pool.health-indicator';

@@ -6,11 +6,7 @@
  * things a call exports are its pool token (`getPoolToken(name)`), plus the shared `PoolRegistry`
  * from the global `PoolRegistryModule`.
  */
-import {
-  ConfigurableModuleBuilder,
-  type DynamicModule,
-  type FactoryProvider,
-} from '@nestjs/common';
+import { ConfigurableModuleBuilder, type DynamicModule, type FactoryProvider } from '@nestjs/common';
 import type { OptionChecker } from '@reservoir/core';
 import { TenantContext } from '@reservoir/tenant';
 import { Pool } from './pool';
@@ -109,20 +105,12 @@ function poolProviders(name: string): FactoryProvider[] {
     {
       provide: getPoolToken(name),
       useFactory: createPool,
-      inject: [
-        MODULE_OPTIONS_TOKEN,
-        POOL_NAME,
-        PoolRegistry,
-        { token: TenantContext, optional: true },
-      ],
+      inject: [MODULE_OPTIONS_TOKEN, POOL_NAME, PoolRegistry, { token: TenantContext, optional: true }],
     },
   ];
 }
 
-function definePoolModule(
-  definition: DynamicModule,
-  extras: PoolModuleExtras,
-): DynamicModule {
+function definePoolModule(definition: DynamicModule, extras: PoolModuleExtras): DynamicModule {
   const isGlobal = extras.isGlobal ?? false;
   const name = extras.name ?? DEFAULT_POOL_NAME;
   const checker: OptionChecker = moduleChecker(String(name));
@@ -143,17 +131,10 @@ function definePoolModule(
   };
 }
 
-export const {
-  ConfigurableModuleClass,
-  MODULE_OPTIONS_TOKEN,
-  OPTIONS_TYPE,
-  ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<PoolModuleOptions>({
-  optionsInjectionToken: 'RESERVOIR:POOL_MODULE_OPTIONS',
-})
-  .setClassMethodName('forRoot')
-  .setExtras<PoolModuleExtras>(
-    { isGlobal: false, name: DEFAULT_POOL_NAME },
-    definePoolModule,
-  )
-  .build();
+export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
+  new ConfigurableModuleBuilder<PoolModuleOptions>({
+    optionsInjectionToken: 'RESERVOIR:POOL_MODULE_OPTIONS',
+  })
+    .setClassMethodName('forRoot')
+    .setExtras<PoolModuleExtras>({ isGlobal: false, name: DEFAULT_POOL_NAME }, definePoolModule)
+    .build();

@@ -174,7 +174,10 @@ describe('PoolModule', () => {
         Test.createTestingModule({
           imports: [
             PoolModule.forRoot({ name: 'dup', factory: countingFactory().factory }),
-            PoolModule.forRootAsync({ name: 'dup', useFactory: () => ({ factory: countingFactory().factory }) }),
+            PoolModule.forRootAsync({
+              name: 'dup',
+              useFactory: () => ({ factory: countingFactory().factory }),
+            }),
           ],
         }).compile(),
       ).rejects.toThrow(

@@ -38,10 +38,7 @@ import {
  * ```
  */
 @Module({})
-export class PoolModule
-  extends ConfigurableModuleClass
-  implements OnModuleInit, OnApplicationShutdown
-{
+export class PoolModule extends ConfigurableModuleClass implements OnModuleInit, OnApplicationShutdown {
   constructor(@Inject(POOL_INSTANCE) private readonly pool: Pool<unknown>) {
     super();
   }

@@ -96,7 +96,11 @@ describe('Pool: seed QA cases', () => {
     const held = await Promise.all(Array.from({ length: 6 }, () => pool.acquire()));
     expect(pool.health().state).toBe('HEALTHY');
     held.push(await pool.acquire());
-    expect(pool.health()).toEqual({ state: 'DEGRADED', utilization: 0.7, reasons: ['utilization 0.70 >= 0.7'] });
+    expect(pool.health()).toEqual({
+      state: 'DEGRADED',
+      utilization: 0.7,
+      reasons: ['utilization 0.70 >= 0.7'],
+    });
     held.push(...(await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()])));
     expect(pool.health()).toEqual({ state: 'UNHEALTHY', utilization: 1, reasons: ['utilization 1.00 >= 1'] });
     for (const r of held) pool.release(r);
@@ -318,7 +322,9 @@ describe('Pool: factory failures', () => {
     const err = (res as { error: PoolTimeoutError }).error;
     expect(err).toBeInstanceOf(PoolTimeoutError);
     expect(err.cause).toBe(factory.lastError);
-    expect(err.message).toContain('Creating resources is failing (last error: Error: ECONNREFUSED fake create');
+    expect(err.message).toContain(
+      'Creating resources is failing (last error: Error: ECONNREFUSED fake create',
+    );
     expect(factory.createCalls).toBeGreaterThan(2); // retried with backoff
     expect(pool.stats().createErrors).toBe(factory.createCalls);
     expect(pool.health().state).toBe('UNHEALTHY');
@@ -522,7 +528,9 @@ describe('Pool: maintenance', () => {
     await sleep(60);
     expect(pool.stats().leaksDetected).toBe(1);
     const line = logger.lines.find((l) => l.includes('possible leak'))!;
-    expect(line).toMatch(/warn Pool "test": possible leak: a resource has been held for \d+ ms \(tenant="acme"\)/);
+    expect(line).toMatch(
+      /warn Pool "test": possible leak: a resource has been held for \d+ ms \(tenant="acme"\)/,
+    );
     expect(line).toContain('pool.spec.ts');
     expect(events.some((e) => e.type === 'leak')).toBe(true);
     sub.unsubscribe();
@@ -566,8 +574,7 @@ describe('Pool: health and events', () => {
     await expect(pool.acquire({ timeoutMs: 10 })).rejects.toBeInstanceOf(PoolTimeoutError);
     expect(pool.health().reasons).toContain('1 acquire timeout(s) within the last 60000 ms');
     pool.release(r);
-    // Eight waited acquires so at least one is sampled.
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 4; i++) {
       const x = await pool.acquire();
       const w = pool.acquire();
       await sleep(8);
@@ -586,7 +593,8 @@ describe('Pool: health and events', () => {
     }
     const s = pool.stats();
     expect(s.holdMs.p50).toBeGreaterThan(0);
-    expect(s.acquireWaitMs.p99).toBe(0);
+    expect(s.acquireWaitMs.p50).toBe(0); // immediate acquires record 0 without reading a clock
+    expect(s.acquireWaitMs.p99).toBeLessThan(50);
   });
 });
 
@@ -599,17 +607,20 @@ describe('Pool: close', () => {
     pool.events$.subscribe({ next: (e) => events.push(e.type), complete: () => events.push('complete') });
     const a = await pool.acquire();
     const b = await pool.acquire();
-    pool.release(b); // idle
     const waiterA = pool.acquire({ organisationId: 't' });
     const waiterB = pool.acquire();
     const closing = pool.close();
-    await expect(waiterA).rejects.toThrow(new PoolClosedError('test', 'Pool "test" was closed while this acquire was waiting.'));
+    await expect(waiterA).rejects.toThrow(
+      new PoolClosedError('test', 'Pool "test" was closed while this acquire was waiting.'),
+    );
     await expect(waiterB).rejects.toBeInstanceOf(PoolClosedError);
     await expect(pool.acquire()).rejects.toThrow('Pool "test" is closed; it lends no more resources.');
     let closed = false;
     void closing.then(() => (closed = true));
-    await sleep(30);
-    expect(closed).toBe(false); // still waiting for the loan
+    pool.release(b); // returned during close: destroyed, not lent
+    await sleep(40);
+    expect(b.destroyed).toBe(true);
+    expect(closed).toBe(false); // still waiting for the other loan
     expect(a.destroyed).toBe(false);
     pool.release(a);
     await closing;

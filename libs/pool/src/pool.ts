@@ -298,7 +298,7 @@ export class Pool<T> {
       rec.held++;
       if (!this.needsPrep(slot, org)) {
         this.lease(slot, rec, org, this.o.leakDetectionMs > 0 ? new Error('acquired here') : undefined);
-        if ((this.ops & SAMPLE_MASK) === 0) this.waitSamples.record(0);
+        this.waitSamples.record(0);
         if (this.subject.observed)
           this.emit({ type: 'acquire', pool: this.name, organisationId: org, waitMs: 0 });
         return Promise.resolve(slot.resource);
@@ -813,17 +813,18 @@ export class Pool<T> {
     w.resolve(slot.resource);
   }
 
+  /**
+   * Every waited acquire is recorded (it already read the clock to get a deadline, and it waited,
+   * so one more read is noise); immediate acquires record a 0 without reading any clock. Sampling
+   * only 1 in N here would alias with request patterns (e.g. alternate fast/waited acquires).
+   */
   private recordWait(w: Waiter<T>): void {
-    const sampled = (this.ops & SAMPLE_MASK) === 0;
-    if (!sampled && !this.subject.observed) return;
     const now = performance.now();
     this.clock = now;
+    this.lastSampleAt = now;
     const waitMs = now - w.enqueuedAt;
-    if (sampled) {
-      this.lastSampleAt = now;
-      this.waitSamples.record(waitMs);
-      if (w.org !== undefined) (w.rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
-    }
+    this.waitSamples.record(waitMs);
+    if (w.org !== undefined) (w.rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
     if (this.subject.observed) this.emit({ type: 'acquire', pool: this.name, organisationId: w.org, waitMs });
   }
 
