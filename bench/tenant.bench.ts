@@ -11,6 +11,7 @@
 import 'reflect-metadata';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CallHandler,
@@ -199,11 +200,37 @@ interface Run {
   cpuPerReq: number;
 }
 
+/**
+ * dist/bench is shared: another bench:* run rebuilds it while ours is running. So the server
+ * children run from a private snapshot of the compiled output taken at start, with their own alias hook.
+ */
+let launcher = '';
+function snapshotBuild(): () => void {
+  const src = join(__dirname, '..');
+  const snap = join(src, '..', `tenant-bench-${process.pid}`);
+  cpSync(src, snap, { recursive: true });
+  launcher = join(snap, 'launch.js');
+  writeFileSync(
+    launcher,
+    `'use strict';
+const path = require('node:path');
+const Module = require('node:module');
+const aliases = /^@reservoir\\/(core|pool|tenant|lazy)(\\/.*)?$/;
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  const m = aliases.exec(request);
+  if (m) request = path.join(__dirname, 'libs', m[1], 'src', m[2] || '');
+  return resolve.call(this, request, ...rest);
+};
+require(path.join(__dirname, 'bench', 'tenant.bench.js'));
+`,
+  );
+  return () => rmSync(snap, { recursive: true, force: true });
+}
+
 function startServer(adapter: AdapterName, name: CaseName): Promise<{ child: ChildProcess; port: number }> {
-  const runJs = join(__dirname, '..', '..', '..', 'bench', 'run.js');
-  const child = spawn('taskset', ['-c', '0', process.execPath, runJs, 'tenant', '--server', adapter, name], {
+  const child = spawn('taskset', ['-c', '0', process.execPath, launcher, '--server', adapter, name], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, BENCH_SKIP_BUILD: '1' },
   });
   return new Promise((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve({ child, port: m.port }));
@@ -269,17 +296,22 @@ async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS || 5);
   const warmup = Number(process.env.BENCH_WARMUP_SECONDS || 2);
   const runs = new Map<string, Run[]>();
-  for (let r = 1; r <= rounds; r++) {
-    for (const adapter of ADAPTERS) {
-      for (const name of CASES) {
-        const run = await measure(adapter, name, seconds, warmup);
-        const key = `${adapter}|${name}`;
-        runs.set(key, [...(runs.get(key) ?? []), run]);
-        console.log(
-          `round ${r} ${adapter.padEnd(7)} ${name.padEnd(22)} ${fmt(run.rps).padStart(7)} req/s  p99 ${run.p99} ms  ${fmt(run.cpuPerReq)} µs CPU/req`,
-        );
+  const cleanup = snapshotBuild();
+  try {
+    for (let r = 1; r <= rounds; r++) {
+      for (const adapter of ADAPTERS) {
+        for (const name of CASES) {
+          const run = await measure(adapter, name, seconds, warmup);
+          const key = `${adapter}|${name}`;
+          runs.set(key, [...(runs.get(key) ?? []), run]);
+          console.log(
+            `round ${r} ${adapter.padEnd(7)} ${name.padEnd(22)} ${fmt(run.rps).padStart(7)} req/s  p99 ${run.p99} ms  ${fmt(run.cpuPerReq)} µs CPU/req`,
+          );
+        }
       }
     }
+  } finally {
+    cleanup();
   }
 
   const sections: string[] = [

@@ -29,10 +29,16 @@ export interface DemoProcess {
   /** Everything the process printed so far. */
   output(): string;
   /** Sends `signal` and resolves with how the process ended (kills it after `timeoutMs`). */
-  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(
+    signal?: NodeJS.Signals,
+    timeoutMs?: number,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startDemo(env: Record<string, string> = {}, startTimeoutMs = 30_000): Promise<DemoProcess> {
+export async function startDemo(
+  env: Record<string, string> = {},
+  startTimeoutMs = 30_000,
+): Promise<DemoProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'reservoir-demo-'));
   const child = spawn(process.execPath, [builtDemoMain()], {
     cwd: ROOT,
@@ -55,7 +61,10 @@ export async function startDemo(env: Record<string, string> = {}, startTimeoutMs
   );
 
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`demo did not start within ${startTimeoutMs} ms:\n${out}`)), startTimeoutMs);
+    const timer = setTimeout(
+      () => rej(new Error(`demo did not start within ${startTimeoutMs} ms:\n${out}`)),
+      startTimeoutMs,
+    );
     const onData = () => {
       const m = /Reservoir demo on (http:\/\/[^/\s]+)\/dashboard/.exec(out);
       if (m) {
@@ -133,7 +142,8 @@ export async function waitFor<T>(
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

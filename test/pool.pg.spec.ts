@@ -44,6 +44,10 @@ function pgClientFactory(applicationName: string, target: Target): ResourceFacto
         connectionTimeoutMillis: 2000,
       });
       client.once('end', () => ended.add(client));
+      // Until the pool watches it, nobody else listens: an 'error' while connecting (e.g. the backend
+      // is killed mid-handshake) must not crash the process. On failure the guard stays on.
+      const guard = (): void => undefined;
+      client.on('error', guard);
       // Settle as soon as the pool gives up (createTimeoutMs or close()): pg's connect() may never
       // settle when its socket is destroyed mid-handshake, which would hold close() up.
       await new Promise<void>((resolve, reject) => {
@@ -55,12 +59,16 @@ function pgClientFactory(applicationName: string, target: Target): ResourceFacto
         signal.addEventListener('abort', onAbort, { once: true });
         client
           .connect()
-          .then(resolve, (err: unknown) => {
-            void client.end().catch(() => undefined);
-            reject(err);
-          })
+          .then(
+            () => resolve(),
+            (err: unknown) => {
+              void client.end().catch(() => undefined);
+              reject(err);
+            },
+          )
           .finally(() => signal.removeEventListener('abort', onAbort));
       });
+      client.off('error', guard);
       return client;
     },
     destroy: (client) => (ended.has(client) ? undefined : client.end()),
@@ -74,8 +82,11 @@ function pgClientFactory(applicationName: string, target: Target): ResourceFacto
       client.on('error', onBroken);
       client.on('end', onEnd);
       return () => {
-        client.off('error', onBroken);
         client.off('end', onEnd);
+        // Keep an 'error' listener: a retired client can still emit while it ends, and an
+        // EventEmitter 'error' with no listener would crash the process.
+        client.off('error', onBroken);
+        client.on('error', () => undefined);
       };
     },
   };

@@ -14,6 +14,7 @@
   var MAX_POINTS = 600;
   var points = []; // { seq, t, u, inUse, pending, p95, p99 }, sorted by seq
   var seen = new Set();
+  var boot = null; // server process id: sequence numbers restart with it
   var thresholds = { degraded: 0.7, unhealthy: 1 };
   var last = null; // latest full snapshot
   var utilPlot = null;
@@ -49,6 +50,14 @@
     return td;
   }
 
+  /** A restarted server numbers its points from 1 again: start the charts over. */
+  function checkBoot(b) {
+    if (b === boot) return;
+    boot = b;
+    points = [];
+    seen = new Set();
+  }
+
   function addPoints(list) {
     var added = false;
     for (var i = 0; i < list.length; i++) {
@@ -73,21 +82,38 @@
 
   function makePlots() {
     var axis = { stroke: '#8b98a5', grid: { stroke: '#26313d' }, ticks: { stroke: '#26313d' } };
+    var timeAxis = Object.assign({}, axis, {
+      space: 70,
+      values: function (u, vals) {
+        return vals.map(function (v) {
+          return new Date(v * 1000).toLocaleTimeString([], { hour12: false });
+        });
+      },
+    });
     utilPlot = new window.uPlot(
       {
         width: chartWidth('util-chart'),
         height: 240,
         scales: { x: { time: true }, y: { range: [0, 110] } },
-        axes: [axis, Object.assign({}, axis, { values: (u, vals) => vals.map((v) => v + '%') })],
+        axes: [
+          timeAxis,
+          Object.assign({}, axis, {
+            size: 56,
+            values: function (u, vals) {
+              return vals.map(function (v) {
+                return v + ' %';
+              });
+            },
+          }),
+        ],
         series: [
           {},
           { label: 'utilization %', stroke: '#4c9aff', width: 2, fill: 'rgba(76,154,255,0.15)' },
           { label: 'DEGRADED', stroke: '#e0a526', width: 1, dash: [6, 4], points: { show: false } },
           { label: 'UNHEALTHY', stroke: '#e5484d', width: 1, dash: [6, 4], points: { show: false } },
-          { label: 'pending', stroke: '#b48ead', width: 1, scale: 'y' },
         ],
       },
-      [[], [], [], [], []],
+      [[], [], [], []],
       $('util-chart'),
     );
     waitPlot = new window.uPlot(
@@ -95,7 +121,17 @@
         width: chartWidth('wait-chart'),
         height: 200,
         scales: { x: { time: true } },
-        axes: [axis, Object.assign({}, axis, { values: (u, vals) => vals.map((v) => v + ' ms') })],
+        axes: [
+          timeAxis,
+          Object.assign({}, axis, {
+            size: 64,
+            values: function (u, vals) {
+              return vals.map(function (v) {
+                return v + ' ms';
+              });
+            },
+          }),
+        ],
         series: [
           {},
           { label: 'p95', stroke: '#22a861', width: 2 },
@@ -117,7 +153,6 @@
     var u = [];
     var deg = [];
     var unh = [];
-    var pend = [];
     var p95 = [];
     var p99 = [];
     for (var i = 0; i < points.length; i++) {
@@ -126,11 +161,10 @@
       u.push(Math.round(p.u * 1000) / 10);
       deg.push(thresholds.degraded * 100);
       unh.push(thresholds.unhealthy * 100);
-      pend.push(p.pending);
       p95.push(p.p95);
       p99.push(p.p99);
     }
-    utilPlot.setData([xs, u, deg, unh, pend]);
+    utilPlot.setData([xs, u, deg, unh]);
     waitPlot.setData([xs, p95, p99]);
     $('util-chart').setAttribute('data-points', String(points.length));
   }
@@ -277,11 +311,13 @@
     });
     es.addEventListener('history', function (ev) {
       var h = JSON.parse(ev.data);
+      checkBoot(h.boot);
       if (h.snapshot) renderSnapshot(h.snapshot);
       addPoints(h.points);
     });
     es.addEventListener('sample', function (ev) {
       var s = JSON.parse(ev.data);
+      checkBoot(s.boot);
       renderSnapshot(s.snapshot);
       addPoints([s.point]);
     });

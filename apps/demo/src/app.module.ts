@@ -9,6 +9,7 @@ import { DashboardController } from './dashboard/dashboard.controller';
 import { DashboardService } from './dashboard/dashboard.service';
 import { DatabaseModule } from './db/database.module';
 import { HealthController } from './health/health.controller';
+import { HttpDrain } from './http-drain.service';
 import { DemoLeases } from './load/demo-leases.service';
 import { DemoController } from './load/demo.controller';
 import { LoadService } from './load/load.service';
@@ -48,6 +49,7 @@ export class AppModule {
         LoadService,
         DemoLeases,
         DashboardService,
+        HttpDrain,
       ],
     };
   }

@@ -68,7 +68,7 @@ class BoundedLabels {
 
 interface TrackedPool {
   subscription: Subscription;
-  /** stats()/health() of the scrape in progress (cleared on the next macrotask). */
+  /** stats()/health() of the scrape in progress (prom-client runs every collect() in one synchronous pass; cleared right after). */
   snapshot?: { stats: PoolStats; health: PoolHealth };
   tenants: BoundedLabels;
   /** Last seen value of each cumulative stat, to turn `stats()` totals into counter increments. */
@@ -344,7 +344,7 @@ export class ReservoirMetricsCollector {
     const tracked = this.pools.get(pool) as TrackedPool;
     if (!tracked.snapshot) {
       tracked.snapshot = { stats: pool.stats(), health: pool.health() };
-      setImmediate(() => (tracked.snapshot = undefined));
+      queueMicrotask(() => (tracked.snapshot = undefined));
     }
     return { name: pool.name, ...tracked.snapshot, tracked };
   }
@@ -385,7 +385,7 @@ export class ReservoirMetricsCollector {
       if (!stats) {
         stats = lazy.stats();
         this.lazySnapshots.set(lazy, stats);
-        setImmediate(() => this.lazySnapshots.delete(lazy));
+        queueMicrotask(() => this.lazySnapshots.delete(lazy));
       }
       for (const [name, s] of Object.entries(stats.resources)) out.push([name, s, lazy]);
     }

@@ -112,3 +112,41 @@ describe('PoolHealthIndicator (real Terminus HealthCheckService)', () => {
     });
   });
 });
+
+describe('PoolHealthIndicator on a Terminus without degraded (11.1)', () => {
+  /** Real HealthIndicatorService, with `degraded` removed from its sessions as on Terminus 11.1. */
+  class Terminus11IndicatorService extends HealthIndicatorService {
+    override check<const Key extends string>(key: Key) {
+      const session = super.check(key);
+      Object.defineProperty(session, 'degraded', { value: undefined });
+      return session;
+    }
+  }
+
+  it('reports DEGRADED as up with state DEGRADED', async () => {
+    let n = 0;
+    const ref = await Test.createTestingModule({
+      imports: [
+        PoolModule.forRoot({
+          factory: { create: async () => ({ id: ++n }), destroy: () => undefined },
+          max: 10,
+        }),
+      ],
+      providers: [
+        PoolHealthIndicator,
+        { provide: HealthIndicatorService, useClass: Terminus11IndicatorService },
+      ],
+    }).compile();
+    await ref.init();
+    const pool = ref.get<Pool<Res>>(getPoolToken());
+    const held: Res[] = [];
+    try {
+      for (let i = 0; i < 7; i++) held.push(await pool.acquire());
+      const result = await ref.get(PoolHealthIndicator).isHealthy('pool');
+      expect(result.pool).toMatchObject({ status: 'up', state: 'DEGRADED', utilization: 0.7 });
+    } finally {
+      for (const r of held) pool.release(r);
+      await ref.close();
+    }
+  });
+});

@@ -3,7 +3,8 @@
  * GET /dashboard/assets/:file: its script, styles and uPlot, from this app.
  * GET /dashboard/stream: Server-Sent Events. On every (re)connect the stream first sends
  *   `event: history` (all recent points, or only those after the Last-Event-ID the browser sends
- *   when it reconnects), then `event: sample` once a second. Event ids are sample sequence numbers.
+ *   when it reconnects), then `event: sample` once a second. Event ids are `<boot>.<seq>`: a
+ *   browser reconnecting to a restarted server (another boot) gets the full history and starts over.
  * GET /dashboard/snapshot: the latest snapshot and history as JSON.
  */
 import {
@@ -50,19 +51,17 @@ export class DashboardController {
 
   @Sse('stream')
   stream(@Headers('last-event-id') lastEventId?: string): Observable<MessageEvent> {
-    const after =
-      lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : undefined;
-    const history = this.dashboard.historySince(after);
-    const lastSeq = history.points.at(-1)?.seq;
+    const history = this.dashboard.historySince(lastEventId);
+    const last = history.points.at(-1);
     return concat(
       of<MessageEvent>({
         type: 'history',
         data: history,
         retry: SAMPLE_INTERVAL_MS,
-        ...(lastSeq !== undefined && { id: String(lastSeq) }),
+        ...(last !== undefined && { id: this.dashboard.eventId(last) }),
       }),
       this.dashboard.samples$.pipe(
-        map((s): MessageEvent => ({ type: 'sample', id: String(s.point.seq), data: s })),
+        map((s): MessageEvent => ({ type: 'sample', id: this.dashboard.eventId(s.point), data: s })),
       ),
     );
   }

@@ -3,6 +3,7 @@
  * points for the charts, and builds the snapshot the page renders. Public library APIs only:
  * `PoolRegistry.all()`, `pool.stats()`, `pool.health()`, `LazyLoader.stats()` and its `events$`.
  */
+import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Subject, type Subscription, interval } from 'rxjs';
 import { LazyLoader } from '@reservoir/lazy';
@@ -68,6 +69,8 @@ export interface TenantShare {
 }
 
 export interface DashboardSample {
+  /** Identifies this server process: sequence numbers restart with it. */
+  boot: string;
   point: DashboardPoint;
   snapshot: DashboardSnapshot;
 }
@@ -82,6 +85,8 @@ const MAX_TENANT_ROWS = 8;
 export class DashboardService implements OnModuleInit, OnModuleDestroy {
   /** New samples, one per SAMPLE_INTERVAL_MS; completes on shutdown so SSE responses end. */
   readonly samples$ = new Subject<DashboardSample>();
+  /** Changes on every start, so a browser that reconnects to a restarted server starts over. */
+  readonly boot = randomBytes(4).toString('hex');
   private readonly history: DashboardPoint[] = [];
   private readonly versions = new Map<string, number>();
   private seq = 0;
@@ -112,10 +117,24 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
     this.samples$.complete();
   }
 
-  /** Points newer than `afterSeq` (all when undefined), and the latest snapshot. */
-  historySince(afterSeq?: number): { points: DashboardPoint[]; snapshot: DashboardSnapshot | null } {
-    const points = afterSeq === undefined ? [...this.history] : this.history.filter((p) => p.seq > afterSeq);
-    return { points, snapshot: this.latest?.snapshot ?? null };
+  /** SSE event id of a point: `<boot>.<seq>`. */
+  eventId(point: DashboardPoint): string {
+    return `${this.boot}.${point.seq}`;
+  }
+
+  /**
+   * The points a client has not seen, given the id of the last event it received (the SSE
+   * Last-Event-ID): the newer ones when that id is from this process, else all of them.
+   */
+  historySince(lastEventId?: string): {
+    boot: string;
+    points: DashboardPoint[];
+    snapshot: DashboardSnapshot | null;
+  } {
+    const m = lastEventId === undefined ? null : /^([0-9a-f]{8})\.(\d{1,15})$/.exec(lastEventId);
+    const after = m && m[1] === this.boot ? Number(m[2]) : undefined;
+    const points = after === undefined ? [...this.history] : this.history.filter((p) => p.seq > after);
+    return { boot: this.boot, points, snapshot: this.latest?.snapshot ?? null };
   }
 
   /** Takes a sample now (also used by the interval). */
@@ -133,7 +152,7 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
     };
     this.history.push(point);
     if (this.history.length > HISTORY_POINTS) this.history.shift();
-    this.latest = { point, snapshot };
+    this.latest = { boot: this.boot, point, snapshot };
     this.samples$.next(this.latest);
     return this.latest;
   }

@@ -32,7 +32,11 @@ class SqliteFileModule {
  * option validator currently rejects them as unknown `tenantBinding` keys.
  */
 function pgBinding(): TenantBinding<Client> {
-  const { setting: _setting, mode: _mode, ...binding } = pgTenantBinding<Client>({
+  const {
+    setting: _setting,
+    mode: _mode,
+    ...binding
+  } = pgTenantBinding<Client>({
     setting: PG_TENANT_SETTING,
     mode: 'session',
   });
