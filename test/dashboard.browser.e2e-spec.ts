@@ -114,7 +114,15 @@ describe('dashboard in headless Chromium (e2e)', () => {
         polling: 250,
       },
     );
-    // A few more seconds of calm on the chart, then the screenshot for the README.
+    // Refresh the pricing table so the lazy panel shows a version above 1, then the screenshot.
+    expect((await call(app.url, 'POST', '/pricing/refresh', { org: 'acme' })).body.version).toBe(2);
+    await page.waitForFunction(
+      () => (document.querySelector('#lazy tbody')?.textContent ?? '').includes('v2'),
+      undefined,
+      {
+        timeout: 5000,
+      },
+    );
     await page.waitForTimeout(2500);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);

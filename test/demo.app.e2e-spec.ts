@@ -30,9 +30,11 @@ function promtool(text: string): string {
   } catch (err) {
     const e = err as { code?: string; stdout?: string; stderr?: string };
     if (e.code === 'ENOENT') {
-      throw new Error('promtool is not installed; install it with: apt-get install -y prometheus');
+      throw new Error('promtool is not installed; install it with: apt-get install -y prometheus', {
+        cause: err,
+      });
     }
-    throw new Error(`promtool check metrics failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    throw new Error(`promtool check metrics failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
   }
 }
 
@@ -237,7 +239,7 @@ describe.each(['sqlite', 'postgres'] as const)('demo app on %s (e2e, built app o
       '/health to be ok again after the load',
       500,
     ).catch((err: Error) => {
-      throw new Error(`${err.message}; last /health: ${JSON.stringify(lastHealth)}`);
+      throw new Error(`${err.message}; last /health: ${JSON.stringify(lastHealth)}`, { cause: err });
     });
     expect(ok.body.details.pool.state).toBe('HEALTHY');
   });

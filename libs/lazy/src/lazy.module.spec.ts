@@ -239,7 +239,8 @@ describe('LazyModule', () => {
       }
       const mod = await compile({}, [MustLoad]);
       await expect(mod.init()).rejects.toBeInstanceOf(LazyLoadError);
-      await mod.close();
+      // Nest 11's close() re-awaits the failed init and rethrows its error; that is expected here.
+      await mod.close().catch(() => undefined);
     });
 
     it('preload on a method with parameters is a config error', async () => {
@@ -252,7 +253,7 @@ describe('LazyModule', () => {
       }
       const mod = await compile({}, [BadPreload]);
       await expect(mod.init()).rejects.toThrow(LazyConfigError);
-      await mod.close();
+      await mod.close().catch(() => undefined);
     });
   });
 

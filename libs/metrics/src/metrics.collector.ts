@@ -109,10 +109,15 @@ export class ReservoirMetricsCollector {
   ) {
     this.options = resolveMetricsOptions(options);
     const { registry, prefix: p, buckets, perTenant } = this.options;
-    const self = this;
+    // collect() callbacks run with `this` bound to the metric; these arrows reach the collector.
     const forEachPool = (fn: (pool: Snapshot) => void) => {
-      self.sync();
-      for (const pool of self.pools.keys()) fn(self.snapshot(pool));
+      this.sync();
+      for (const pool of this.pools.keys()) fn(this.snapshot(pool));
+    };
+    const lazyResources = () => this.lazyResources();
+    const lazyVersions = () => {
+      this.sync();
+      return this.lazyVersions;
     };
 
     this.connections = this.gauge({
@@ -257,7 +262,7 @@ export class ReservoirMetricsCollector {
       labelNames: ['resource'],
       collect() {
         this.reset();
-        for (const [resource, s] of self.lazyResources()) this.set({ resource }, s.entries);
+        for (const [resource, s] of lazyResources()) this.set({ resource }, s.entries);
       },
     });
     this.gauge({
@@ -266,7 +271,7 @@ export class ReservoirMetricsCollector {
       labelNames: ['resource'],
       collect() {
         this.reset();
-        for (const [resource, s] of self.lazyResources()) this.set({ resource }, s.hitRatio);
+        for (const [resource, s] of lazyResources()) this.set({ resource }, s.hitRatio);
       },
     });
     this.lazyLoadSeconds = this.histogram({
@@ -280,8 +285,7 @@ export class ReservoirMetricsCollector {
       help: 'Latest version loaded of each lazy resource (the highest over its entries and tenants).',
       labelNames: ['resource'],
       collect() {
-        self.sync();
-        for (const [resource, v] of self.lazyVersions) this.set({ resource }, v);
+        for (const [resource, v] of lazyVersions()) this.set({ resource }, v);
       },
     });
 
@@ -402,15 +406,19 @@ export class ReservoirMetricsCollector {
       inc: (labels: Partial<Record<L, string>>, now: number, stat: string) => void,
     ) => void,
   ): void {
-    const self = this;
+    const lazyResources = () => this.lazyResources();
+    const lastOf = (lazy: MetricsLazySource) => {
+      let last = this.lazyLast.get(lazy);
+      if (!last) this.lazyLast.set(lazy, (last = new Map()));
+      return last;
+    };
     this.counter({
       name,
       help,
       labelNames,
       collect() {
-        for (const [resource, s, lazy] of self.lazyResources()) {
-          let last = self.lazyLast.get(lazy);
-          if (!last) self.lazyLast.set(lazy, (last = new Map()));
+        for (const [resource, s, lazy] of lazyResources()) {
+          const last = lastOf(lazy);
           read(s, (labels, now, stat) => {
             const key = `${resource}\u0000${stat}`;
             const prev = last.get(key) ?? 0;
@@ -472,7 +480,6 @@ export class ReservoirMetricsCollector {
     stat: PoolCounterStat,
     forEachPool: (fn: (pool: Snapshot) => void) => void,
   ): void {
-    const self = this;
     this.counter({
       name,
       help,

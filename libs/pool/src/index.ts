@@ -21,7 +21,7 @@ export {
 } from './pg-tenant-binding';
 // Nest layer (PoolModule, registry, health indicator)
 export { PoolModule } from './pool.module';
-export type { PoolModuleOptions, PoolModuleExtras } from './pool.module-definition';
+export type { PoolModuleOptions, PoolModuleExtras, PoolModuleAsyncOptions } from './pool.module-definition';
 export { PoolRegistry } from './pool.registry';
 export { DEFAULT_POOL_NAME, getPoolToken } from './pool.constants';
 export { InjectPool } from './pool.decorators';

@@ -6,7 +6,7 @@
  * things a call exports are its pool token (`getPoolToken(name)`), plus the shared `PoolRegistry`
  * from the global `PoolRegistryModule`.
  */
-import { ConfigurableModuleBuilder, type DynamicModule, type FactoryProvider } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type DynamicModule } from '@nestjs/common';
 import type { OptionChecker } from '@reservoir/core';
 import { TenantContext } from '@reservoir/tenant';
 import { Pool } from './pool';
@@ -100,16 +100,6 @@ export function createPool(
   return pool;
 }
 
-function poolProviders(name: string): FactoryProvider[] {
-  return [
-    {
-      provide: getPoolToken(name),
-      useFactory: createPool,
-      inject: [MODULE_OPTIONS_TOKEN, POOL_NAME, PoolRegistry, { token: TenantContext, optional: true }],
-    },
-  ];
-}
-
 function definePoolModule(definition: DynamicModule, extras: PoolModuleExtras): DynamicModule {
   const isGlobal = extras.isGlobal ?? false;
   const name = extras.name ?? DEFAULT_POOL_NAME;
@@ -124,7 +114,11 @@ function definePoolModule(definition: DynamicModule, extras: PoolModuleExtras): 
     providers: [
       ...(definition.providers ?? []),
       { provide: POOL_NAME, useValue: name },
-      ...poolProviders(name),
+      {
+        provide: token,
+        useFactory: createPool,
+        inject: [MODULE_OPTIONS_TOKEN, POOL_NAME, PoolRegistry, { token: TenantContext, optional: true }],
+      },
       { provide: POOL_INSTANCE, useExisting: token },
     ],
     exports: [token],
@@ -138,3 +132,11 @@ export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYN
     .setClassMethodName('forRoot')
     .setExtras<PoolModuleExtras>({ isGlobal: false, name: DEFAULT_POOL_NAME }, definePoolModule)
     .build();
+
+/**
+ * What `PoolModule.forRootAsync()` takes: `imports`, `inject`, `useFactory` | `useClass` |
+ * `useExisting` (returning `PoolModuleOptions`), plus `name` and `isGlobal`.
+ *
+ * @publicApi
+ */
+export type PoolModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;

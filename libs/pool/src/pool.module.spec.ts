@@ -74,6 +74,19 @@ describe('PoolModule', () => {
     expect(counts.created).toBe(1);
   });
 
+  it('forRootAsync accepts useClass (a factory class with create())', async () => {
+    const { counts, factory } = countingFactory();
+    @Injectable()
+    class PoolConfig {
+      create() {
+        return { factory, min: 2, max: 4 };
+      }
+    }
+    ref = await compile([PoolModule.forRootAsync({ name: 'cls', useClass: PoolConfig })]);
+    expect(ref.get<Pool<Res>>(getPoolToken('cls')).stats()).toMatchObject({ size: 2, max: 4 });
+    expect(counts.created).toBe(2);
+  });
+
   it('registers several named pools, each under its own token, all listed by one PoolRegistry', async () => {
     const a = countingFactory();
     const b = countingFactory();

@@ -158,18 +158,35 @@ export function pgFactory(url: string, role: string | undefined): ResourceFactor
   return {
     create: async ({ signal }) => {
       const client = new Client({ connectionString: url, application_name: PG_APPLICATION_NAME });
-      const onAbort = () => void client.end().catch(() => undefined);
-      signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        await client.connect();
-        if (role) await client.query(`SET ROLE ${role}`);
-        return client;
-      } catch (err) {
-        await client.end().catch(() => undefined);
-        throw err;
-      } finally {
-        signal.removeEventListener('abort', onAbort);
+      // Give up when the pool does (createTimeoutMs, close()): pg's connect() may never settle if its
+      // socket is destroyed mid-handshake, and an unsettled create would hold close() up.
+      await new Promise<void>((resolve, reject) => {
+        const abort = () => {
+          reject(signal.reason);
+          void client.end().catch(() => undefined);
+        };
+        if (signal.aborted) return abort();
+        signal.addEventListener('abort', abort, { once: true });
+        client
+          .connect()
+          .then(
+            () => resolve(),
+            (err: unknown) => {
+              void client.end().catch(() => undefined);
+              reject(err);
+            },
+          )
+          .finally(() => signal.removeEventListener('abort', abort));
+      });
+      if (role) {
+        try {
+          await client.query(`SET ROLE ${role}`);
+        } catch (err) {
+          await client.end().catch(() => undefined);
+          throw err;
+        }
       }
+      return client;
     },
     destroy: (client) => client.end(),
     validate: async (client) => {
