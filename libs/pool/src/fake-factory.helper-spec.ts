@@ -43,6 +43,7 @@ export class FakeFactory implements ResourceFactory<FakeResource> {
       let timer: NodeJS.Timeout | undefined;
       const finish = (): void => {
         ctx.signal.removeEventListener('abort', onAbort);
+        if (ctx.signal.aborted && !this.ignoreAbort) return; // already rejected
         if (this.failing || this.failNext > 0) {
           if (this.failNext > 0) this.failNext--;
           this.lastError = new Error(`ECONNREFUSED fake create #${this.createCalls}`);
@@ -96,6 +97,18 @@ export class FakeBinding implements TenantBinding<FakeResource> {
     if (r.session !== undefined) throw new Error(`bind(${org}) on a resource still carrying ${r.session}`);
     if (this.failBind) throw new Error('bind failed');
     r.session = org;
+  }
+
+  /** Installed by tests that want the one-step switch. */
+  rebind?: (r: FakeResource, from: string, to: string) => Promise<void>;
+
+  useRebind(): this {
+    this.rebind = async (r, from, to) => {
+      this.calls.push(`rebind:${r.id}:${from}->${to}`);
+      if (this.failUnbind) throw new Error('rebind failed');
+      r.session = to;
+    };
+    return this;
   }
 
   async unbind(r: FakeResource, org: string): Promise<void> {

@@ -66,6 +66,10 @@ export function pgTenantBinding<C extends PgQueryable = PgQueryable>(
       async bind(client, organisationId) {
         await client.query(SET_SESSION, [setting, organisationId]);
       },
+      async rebind(client, _from, organisationId) {
+        // Overwrites the one setting the policy reads, so nothing of the previous tenant survives.
+        await client.query(SET_SESSION, [setting, organisationId]);
+      },
       async unbind(client) {
         // '' rather than RESET: it is parameterised, and an RLS policy comparing to '' matches no row.
         await client.query(SET_SESSION, [setting, '']);

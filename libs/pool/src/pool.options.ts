@@ -79,7 +79,6 @@ const HEALTH_KEYS: readonly (keyof PoolHealthThresholds)[] = [
   'unhealthyCreateFailures',
   'windowMs',
 ];
-const BINDING_KEYS: readonly (keyof TenantBinding<unknown>)[] = ['bind', 'unbind', 'unbindOnRelease'];
 
 /** `key: undefined` counts as "not given", so config spreads like `{ max: env.MAX }` just work. */
 function pick<V>(value: V | undefined, fallback: V): V {
@@ -236,8 +235,8 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     const b: unknown = o.tenantBinding;
     c.object('tenantBinding', b);
     const bc: OptionChecker = c.nested('tenantBinding');
-    // Bindings are often class instances with helpers of their own: only check the known members.
-    if (Object.getPrototypeOf(b) === Object.prototype) bc.knownKeys(b, BINDING_KEYS);
+    // Like factories, bindings may carry members of their own (pgTenantBinding exposes `setting`):
+    // only the known members are checked.
     bc.func('bind', b.bind);
     bc.func('unbind', b.unbind);
     if (b.unbindOnRelease !== undefined) bc.boolean('unbindOnRelease', b.unbindOnRelease);

@@ -574,13 +574,15 @@ describe('Pool: health and events', () => {
     await expect(pool.acquire({ timeoutMs: 10 })).rejects.toBeInstanceOf(PoolTimeoutError);
     expect(pool.health().reasons).toContain('1 acquire timeout(s) within the last 60000 ms');
     pool.release(r);
-    for (let i = 0; i < 4; i++) {
-      const x = await pool.acquire();
+    // Every lease below waited ~6 ms; sampling takes at least one in any 15 consecutive leases.
+    let held = await pool.acquire();
+    for (let i = 0; i < 32; i++) {
       const w = pool.acquire();
-      await sleep(8);
-      pool.release(x);
-      pool.release(await w);
+      await sleep(6);
+      pool.release(held);
+      held = await w;
     }
+    pool.release(held);
     expect(pool.health().reasons.some((s) => s.startsWith('acquire wait p99'))).toBe(true);
   });
 

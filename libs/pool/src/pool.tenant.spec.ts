@@ -1,6 +1,12 @@
 import { Pool } from './pool';
 import type { PoolOptions } from './pool.types';
-import { FakeBinding, FakeFactory, FakeResource, captureLogger, sleep } from './fake-factory.helper-spec';
+import {
+  FakeBinding,
+  FakeFactory,
+  type FakeResource,
+  captureLogger,
+  sleep,
+} from './fake-factory.helper-spec';
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 
 const open: Pool<FakeResource>[] = [];
@@ -69,6 +75,22 @@ describe('Pool: tenant binding', () => {
     const plain = await pool.acquire();
     expect(plain.session).toBeUndefined();
     pool.release(plain);
+  });
+
+  it('uses rebind (one round trip) to switch tenants when the binding offers it', async () => {
+    const binding = new FakeBinding().useRebind();
+    const { pool } = mk({ tenantBinding: binding });
+    const r = await pool.acquire({ organisationId: 'A' });
+    pool.release(r);
+    const forB = await pool.acquire({ organisationId: 'B' });
+    expect(forB.session).toBe('B');
+    expect(binding.calls).toEqual([`bind:${r.id}:A`, `rebind:${r.id}:A->B`]);
+    pool.release(forB);
+    binding.failUnbind = true;
+    const forC = await pool.acquire({ organisationId: 'C' });
+    expect(forC).not.toBe(r);
+    expect(r.destroyed).toBe(true);
+    pool.release(forC);
   });
 
   it('prefers the idle resource already bound to the tenant', async () => {

@@ -47,8 +47,6 @@ const WAITING = 0;
 const PREPARING = 1;
 const SETTLED = 2;
 
-const SAMPLE_MASK = SAMPLE_EVERY - 1;
-
 /** Per tenant (and one anonymous record): its FIFO of waiters, its cap, its counters. */
 class TenantRecord<T> {
   head: Waiter<T> | null = null;
@@ -108,6 +106,7 @@ class Waiter<T> {
   reject!: (err: unknown) => void;
   readonly promise: Promise<T>;
   onAbort: (() => void) | undefined = undefined;
+  readonly deadline: number;
 
   constructor(
     readonly rec: TenantRecord<T>,
@@ -117,14 +116,11 @@ class Waiter<T> {
     readonly signal: AbortSignal | undefined,
     readonly stack: Error | undefined,
   ) {
+    this.deadline = enqueuedAt + timeoutMs;
     this.promise = new Promise<T>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
-  }
-
-  get deadline(): number {
-    return this.enqueuedAt + this.timeoutMs;
   }
 }
 
@@ -188,7 +184,8 @@ export class Pool<T> {
   private createErrors = 0;
   private validationFailures = 0;
   private leaksDetected = 0;
-  private ops = 0;
+  /** Leases until the next sampled one. */
+  private sampleIn = 1;
 
   /** Coarse monotonic clock: refreshed by the maintenance tick and by every precise read. */
   private clock = performance.now();
@@ -201,6 +198,7 @@ export class Pool<T> {
   private recentTimeoutsNext = 0;
 
   private consecutiveFailures = 0;
+  private bindFailures = 0;
   private lastCreateError: unknown = undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private readonly createAborts = new Set<AbortController>();
@@ -297,10 +295,7 @@ export class Pool<T> {
       const slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
       rec.held++;
       if (!this.needsPrep(slot, org)) {
-        this.lease(slot, rec, org, this.o.leakDetectionMs > 0 ? new Error('acquired here') : undefined);
-        this.waitSamples.record(0);
-        if (this.subject.observed)
-          this.emit({ type: 'acquire', pool: this.name, organisationId: org, waitMs: 0 });
+        this.lease(slot, rec, org, this.o.leakDetectionMs > 0 ? new Error('acquired here') : undefined, -1);
         return Promise.resolve(slot.resource);
       }
       const w = this.newWaiter(rec, org, timeoutMs, signal);
@@ -536,6 +531,8 @@ export class Pool<T> {
     rec: TenantRecord<T>,
     org: string | undefined,
     stack: Error | undefined,
+    /** When the caller started waiting (precise clock), or -1 for an immediate acquire. */
+    enqueuedAt: number,
   ): void {
     slot.state = LEASED;
     slot.org = org;
@@ -546,12 +543,23 @@ export class Pool<T> {
     slot.leakReported = false;
     rec.acquired++;
     this.acquired++;
-    if ((++this.ops & SAMPLE_MASK) === 0) {
+    // Sampled leases read the clock once here (wait end + hold start) and once on release. The
+    // interval is random (mean SAMPLE_EVERY) so it cannot alias with a periodic request pattern.
+    if (--this.sampleIn === 0) {
+      this.sampleIn = 1 + ((Math.random() * (2 * SAMPLE_EVERY - 1)) | 0);
       const now = performance.now();
       this.clock = now;
+      this.lastSampleAt = now;
       slot.sampleStart = now;
+      const waitMs = enqueuedAt < 0 ? 0 : now - enqueuedAt;
+      this.waitSamples.record(waitMs);
+      if (org !== undefined) (rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
     } else {
       slot.sampleStart = -1;
+    }
+    if (this.subject.observed) {
+      const waitMs = enqueuedAt < 0 ? 0 : performance.now() - enqueuedAt;
+      this.emit({ type: 'acquire', pool: this.name, organisationId: org, waitMs });
     }
   }
 
@@ -808,24 +816,8 @@ export class Pool<T> {
       return;
     }
     this.settleWaiter(w);
-    this.lease(slot, w.rec, w.org, w.stack);
-    this.recordWait(w);
+    this.lease(slot, w.rec, w.org, w.stack, w.enqueuedAt);
     w.resolve(slot.resource);
-  }
-
-  /**
-   * Every waited acquire is recorded (it already read the clock to get a deadline, and it waited,
-   * so one more read is noise); immediate acquires record a 0 without reading any clock. Sampling
-   * only 1 in N here would alias with request patterns (e.g. alternate fast/waited acquires).
-   */
-  private recordWait(w: Waiter<T>): void {
-    const now = performance.now();
-    this.clock = now;
-    this.lastSampleAt = now;
-    const waitMs = now - w.enqueuedAt;
-    this.waitSamples.record(waitMs);
-    if (w.org !== undefined) (w.rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
-    if (this.subject.observed) this.emit({ type: 'acquire', pool: this.name, organisationId: w.org, waitMs });
   }
 
   /**
@@ -838,6 +830,8 @@ export class Pool<T> {
     void this.runPrep(slot, w.org).then((reason) => {
       if (reason !== undefined) {
         w.rec.held--;
+        // A bind that keeps failing would otherwise spin create -> bind -> destroy; back off like creates.
+        if (reason === 'broken') this.backOff(++this.bindFailures);
         void this.retire(slot, reason);
         if (w.state === PREPARING) {
           this.requeueFront(w);
@@ -852,9 +846,9 @@ export class Pool<T> {
         this.recycle(slot);
         return;
       }
+      this.bindFailures = 0;
       this.settleWaiter(w);
-      this.lease(slot, w.rec, w.org, w.stack);
-      this.recordWait(w);
+      this.lease(slot, w.rec, w.org, w.stack, w.enqueuedAt);
       w.resolve(slot.resource);
     });
   }
@@ -877,6 +871,17 @@ export class Pool<T> {
     const binding = this.binding;
     if (binding !== undefined && slot.boundTenant !== org) {
       const prev = slot.boundTenant;
+      if (prev !== undefined && org !== undefined && binding.rebind !== undefined) {
+        // One round trip instead of two; a failure leaves unknown state, so the resource goes.
+        try {
+          await binding.rebind(resource, prev, org);
+          slot.boundTenant = org;
+          return undefined;
+        } catch (err) {
+          this.logger.warn(PoolMessages.unbindFailed(this.name, prev, err));
+          return 'unbind-failed';
+        }
+      }
       if (prev !== undefined) {
         try {
           await binding.unbind(resource, prev);
@@ -1020,14 +1025,18 @@ export class Pool<T> {
     const n = this.consecutiveFailures;
     // Log the first failure and then at powers of two, so an outage doesn't flood the log.
     if ((n & (n - 1)) === 0) this.logger.warn(PoolMessages.createFailed(this.name, n, delay, err));
-    if (this.backoffTimer === undefined) {
-      this.backoffTimer = setTimeout(() => {
-        this.backoffTimer = undefined;
-        this.ensureCapacity();
-      }, delay);
-      this.backoffTimer.unref();
-    }
+    this.backOff(n, delay);
     this.evaluateHealth();
+  }
+
+  /** Pauses creates (ensureCapacity is a no-op while the timer is set), then resumes them. */
+  private backOff(failures: number, delay = backoffDelay(failures, this.o.createRetry)): void {
+    if (this.backoffTimer !== undefined || this.closed) return;
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.ensureCapacity();
+    }, delay);
+    this.backoffTimer.unref();
   }
 
   private notifyCreating(): void {

@@ -35,6 +35,12 @@ export interface TenantBinding<T> {
   /** Must leave no trace of `organisationId`; if it throws, the resource is destroyed. */
   unbind(resource: T, organisationId: string): Promise<void> | void;
   /**
+   * Optional: switch straight from tenant `from` to tenant `to` in one step (e.g. one `set_config`
+   * that overwrites the setting). Must leave no trace of `from`; if it throws, the resource is
+   * destroyed. Without it the pool calls `unbind(from)` then `bind(to)`.
+   */
+  rebind?(resource: T, from: string, to: string): Promise<void> | void;
+  /**
    * When false, a released resource stays bound and goes back idle still carrying its tenant: the
    * next acquire by the same tenant skips both round trips (tenant-affine reuse), and any other
    * caller gets it only after `unbind` succeeded. Set true when the bound state must not outlive

@@ -1,0 +1,291 @@
+/**
+ * Abuse spec (graphql/dataloader style): pins the exact error for each invalid option, so a message
+ * only changes on purpose. Every one names the option, the value given and what is allowed.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from './pool';
+import { POOL_DEFAULTS } from './pool.defaults';
+import { PoolConfigError } from './pool.errors';
+import { pgTenantBinding } from './pg-tenant-binding';
+import type { PoolOptions } from './pool.types';
+
+const factory = { create: async () => ({}), destroy: () => undefined };
+
+const cases: [string, unknown, string][] = [
+  ['not an object', null, 'Pool "default": invalid option "options": given null, expected an object.'],
+  [
+    'unknown key',
+    { factory, maxx: 5 },
+    'Pool "default": unknown option "maxx" (given 5); known options are name, factory, min, max, acquireTimeoutMs, createTimeoutMs, idleTimeoutMs, maxLifetimeMs, maxLifetimeJitter, validateAfterIdleMs, maxWaiting, leakDetectionMs, createRetry, shutdownTimeoutMs, health, maintenanceIntervalMs, tenantResolver, requireTenant, tenantBinding, maxPerTenant, maxTrackedTenants, logger.',
+  ],
+  ['no factory', {}, 'Pool "default": invalid option "factory": given undefined, expected an object.'],
+  [
+    'factory.create missing',
+    { factory: { destroy: () => undefined } },
+    'Pool "default": invalid option "factory.create": given undefined, expected a function.',
+  ],
+  [
+    'factory.destroy not fn',
+    { factory: { create: factory.create, destroy: 1 } },
+    'Pool "default": invalid option "factory.destroy": given 1, expected a function.',
+  ],
+  [
+    'factory.validate not fn',
+    { factory: { ...factory, validate: true } },
+    'Pool "default": invalid option "factory.validate": given true, expected a function.',
+  ],
+  [
+    'name empty',
+    { factory, name: '' },
+    'Pool "default": invalid option "name": given "", expected a non-empty string.',
+  ],
+  [
+    'min negative',
+    { factory, min: -1 },
+    'Pool "default": invalid option "min": given -1, expected an integer >= 0 and <= 10000.',
+  ],
+  [
+    'max 0',
+    { factory, max: 0 },
+    'Pool "default": invalid option "max": given 0, expected an integer >= 1 and <= 10000.',
+  ],
+  [
+    'max float',
+    { factory, max: 2.5 },
+    'Pool "default": invalid option "max": given 2.5, expected an integer >= 1 and <= 10000.',
+  ],
+  [
+    'min > max',
+    { factory, name: 'orders', min: 5, max: 2 },
+    'Pool "orders": invalid option "min": given 5, expected an integer <= max (2).',
+  ],
+  [
+    'acquireTimeoutMs 0',
+    { factory, acquireTimeoutMs: 0 },
+    'Pool "default": invalid option "acquireTimeoutMs": given 0, expected an integer >= 1 and <= 2147483647.',
+  ],
+  [
+    'acquireTimeoutMs Infinity',
+    { factory, acquireTimeoutMs: Infinity },
+    'Pool "default": invalid option "acquireTimeoutMs": given Infinity, expected an integer >= 1 and <= 2147483647.',
+  ],
+  [
+    'createTimeoutMs string',
+    { factory, createTimeoutMs: '1000' },
+    'Pool "default": invalid option "createTimeoutMs": given "1000", expected an integer >= 1 and <= 2147483647.',
+  ],
+  [
+    'idleTimeoutMs -1',
+    { factory, idleTimeoutMs: -1 },
+    'Pool "default": invalid option "idleTimeoutMs": given -1, expected an integer >= 0.',
+  ],
+  [
+    'maxLifetimeMs NaN',
+    { factory, maxLifetimeMs: NaN },
+    'Pool "default": invalid option "maxLifetimeMs": given NaN, expected an integer >= 0.',
+  ],
+  [
+    'maxLifetimeJitter 0.9',
+    { factory, maxLifetimeJitter: 0.9 },
+    'Pool "default": invalid option "maxLifetimeJitter": given 0.9, expected a finite number >= 0 and <= 0.5.',
+  ],
+  [
+    'validateAfterIdleMs -5',
+    { factory, validateAfterIdleMs: -5 },
+    'Pool "default": invalid option "validateAfterIdleMs": given -5, expected an integer >= 0.',
+  ],
+  [
+    'maxWaiting -1',
+    { factory, maxWaiting: -1 },
+    'Pool "default": invalid option "maxWaiting": given -1, expected an integer >= 0 or Infinity.',
+  ],
+  [
+    'leakDetectionMs true',
+    { factory, leakDetectionMs: true },
+    'Pool "default": invalid option "leakDetectionMs": given true, expected an integer >= 0.',
+  ],
+  [
+    'shutdownTimeoutMs -1',
+    { factory, shutdownTimeoutMs: -1 },
+    'Pool "default": invalid option "shutdownTimeoutMs": given -1, expected an integer >= 0 and <= 2147483647.',
+  ],
+  [
+    'maintenanceIntervalMs 1',
+    { factory, maintenanceIntervalMs: 1 },
+    'Pool "default": invalid option "maintenanceIntervalMs": given 1, expected an integer >= 10 and <= 2147483647.',
+  ],
+  [
+    'createRetry not object',
+    { factory, createRetry: 5 },
+    'Pool "default": invalid option "createRetry": given 5, expected an object.',
+  ],
+  [
+    'createRetry unknown',
+    { factory, createRetry: { delay: 5 } },
+    'Pool "default": unknown option "createRetry.delay" (given 5); known options are initialDelayMs, maxDelayMs, factor, jitter.',
+  ],
+  [
+    'createRetry.initialDelayMs 0',
+    { factory, createRetry: { initialDelayMs: 0 } },
+    'Pool "default": invalid option "createRetry.initialDelayMs": given 0, expected an integer >= 1 and <= 2147483647.',
+  ],
+  [
+    'createRetry.maxDelayMs < initial',
+    { factory, createRetry: { initialDelayMs: 100, maxDelayMs: 50 } },
+    'Pool "default": invalid option "createRetry.maxDelayMs": given 50, expected an integer >= initialDelayMs (100).',
+  ],
+  [
+    'createRetry.factor 0.5',
+    { factory, createRetry: { factor: 0.5 } },
+    'Pool "default": invalid option "createRetry.factor": given 0.5, expected a finite number >= 1 and <= 100.',
+  ],
+  [
+    'createRetry.jitter 2',
+    { factory, createRetry: { jitter: 2 } },
+    'Pool "default": invalid option "createRetry.jitter": given 2, expected a finite number >= 0 and <= 1.',
+  ],
+  [
+    'health unknown',
+    { factory, health: { degraded: 0.5 } },
+    'Pool "default": unknown option "health.degraded" (given 0.5); known options are degradedUtilization, unhealthyUtilization, degradedWaitP99Ms, unhealthyTimeouts, unhealthyCreateFailures, windowMs.',
+  ],
+  [
+    'health.degradedUtilization -0.1',
+    { factory, health: { degradedUtilization: -0.1 } },
+    'Pool "default": invalid option "health.degradedUtilization": given -0.1, expected a number >= 0 (1 = every resource in use), or Infinity to disable.',
+  ],
+  [
+    'health.unhealthyUtilization string',
+    { factory, health: { unhealthyUtilization: '1' } },
+    'Pool "default": invalid option "health.unhealthyUtilization": given "1", expected a number >= 0 (1 = every resource in use), or Infinity to disable.',
+  ],
+  [
+    'health.degradedWaitP99Ms -1',
+    { factory, health: { degradedWaitP99Ms: -1 } },
+    'Pool "default": invalid option "health.degradedWaitP99Ms": given -1, expected an integer >= 0 or Infinity.',
+  ],
+  [
+    'health.unhealthyTimeouts 1.5',
+    { factory, health: { unhealthyTimeouts: 1.5 } },
+    'Pool "default": invalid option "health.unhealthyTimeouts": given 1.5, expected an integer >= 0 and <= 10000.',
+  ],
+  [
+    'health.unhealthyCreateFailures 0',
+    { factory, health: { unhealthyCreateFailures: 0 } },
+    'Pool "default": invalid option "health.unhealthyCreateFailures": given 0, expected an integer >= 1 or Infinity.',
+  ],
+  [
+    'health.windowMs 0',
+    { factory, health: { windowMs: 0 } },
+    'Pool "default": invalid option "health.windowMs": given 0, expected an integer >= 1 and <= 2147483647.',
+  ],
+  [
+    'tenantResolver string',
+    { factory, tenantResolver: 'x-org' },
+    'Pool "default": invalid option "tenantResolver": given "x-org", expected a function.',
+  ],
+  [
+    'requireTenant yes',
+    { factory, requireTenant: 'yes' },
+    'Pool "default": invalid option "requireTenant": given "yes", expected true or false.',
+  ],
+  [
+    'tenantBinding no unbind',
+    { factory, tenantBinding: { bind: () => undefined } },
+    'Pool "default": invalid option "tenantBinding.unbind": given undefined, expected a function.',
+  ],
+  [
+    'tenantBinding.unbindOnRelease 1',
+    { factory, tenantBinding: { bind: () => undefined, unbind: () => undefined, unbindOnRelease: 1 } },
+    'Pool "default": invalid option "tenantBinding.unbindOnRelease": given 1, expected true or false.',
+  ],
+  [
+    'maxPerTenant 0',
+    { factory, maxPerTenant: 0 },
+    'Pool "default": invalid option "maxPerTenant": given 0, expected an integer >= 1 or Infinity.',
+  ],
+  [
+    'maxTrackedTenants 0',
+    { factory, maxTrackedTenants: 0 },
+    'Pool "default": invalid option "maxTrackedTenants": given 0, expected an integer >= 1 and <= 1000000.',
+  ],
+  [
+    'logger no warn',
+    { factory, logger: { log: () => undefined, error: () => undefined } },
+    'Pool "default": invalid option "logger.warn": given undefined, expected a function.',
+  ],
+];
+
+describe('Pool options abuse', () => {
+  it.each(cases)('%s', (_name, options, message) => {
+    let error: unknown;
+    try {
+      new Pool(options as PoolOptions<object>);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(PoolConfigError);
+    expect((error as PoolConfigError).message).toBe(message);
+  });
+
+  it('exposes the option and the value on the error', () => {
+    try {
+      new Pool({ factory, max: 0 });
+      throw new Error('expected a PoolConfigError');
+    } catch (e) {
+      expect(e).toMatchObject({ name: 'PoolConfigError', pool: 'default', option: 'max', given: 0 });
+    }
+  });
+
+  it('treats undefined values as "not given"', async () => {
+    const pool = new Pool({ factory, max: undefined, health: undefined, createRetry: undefined });
+    expect(pool.stats().max).toBe(POOL_DEFAULTS.max);
+    await pool.close();
+  });
+
+  it('the @default values documented in pool.types.ts match POOL_DEFAULTS', () => {
+    const src = readFileSync(join(__dirname, 'pool.types.ts'), 'utf8');
+    const documented = new Map<string, string>();
+    const re = /@default ([^*\n]+?)\s*\*\/\s*\n\s*(\w+)\?:/g;
+    for (let m = re.exec(src); m !== null; m = re.exec(src)) documented.set(m[2], m[1].trim());
+    const flat: Record<string, unknown> = {
+      ...POOL_DEFAULTS,
+      ...POOL_DEFAULTS.createRetry,
+      ...POOL_DEFAULTS.health,
+    };
+    expect(documented.size).toBeGreaterThan(20);
+    for (const [key, doc] of documented) {
+      if (key === 'unbindOnRelease') continue; // TenantBinding's own default, not a pool option
+      const value = flat[key];
+      const expected = typeof value === 'string' ? `'${value}'` : String(value);
+      expect(`${key}=${doc.replace(/_/g, '')}`).toBe(`${key}=${expected}`);
+    }
+  });
+});
+
+describe('pgTenantBinding options abuse', () => {
+  it.each<[unknown, string]>([
+    [
+      { setting: 'organisation_id' },
+      'pgTenantBinding: invalid option "setting": given "organisation_id", expected a custom setting name like "app.organisation_id".',
+    ],
+    [
+      { mode: 'local' },
+      'pgTenantBinding: invalid option "mode": given "local", expected one of \'session\', \'transaction\'.',
+    ],
+    [
+      { settings: 'a.b' },
+      'pgTenantBinding: unknown option "settings" (given "a.b"); known options are setting, mode.',
+    ],
+    [
+      { setting: "a.b'; DROP" },
+      'pgTenantBinding: invalid option "setting": given "a.b\'; DROP", expected a custom setting name like "app.organisation_id".',
+    ],
+  ])('%j', (options, message) => {
+    expect(() => pgTenantBinding(options as never)).toThrow(
+      new PoolConfigError('pgTenantBinding', message, '', undefined),
+    );
+    expect(() => pgTenantBinding(options as never)).toThrow(message);
+  });
+});
