@@ -232,12 +232,9 @@ async function tenantBench(): Promise<{
     { name: 'no binding (tag only, no RLS)', run: run(unbound) },
   ];
   const results = await runInterleaved(cases);
-  const hits = withAffinity.stats();
-  console.log(
-    `affinity pool: acquired ${hits.acquired}, tenants tracked ${Object.keys(hits.tenants).length}`,
-  );
   return {
     results,
+    concurrency,
     close: async () => void (await Promise.all([withAffinity.close(), without.close(), unbound.close()])),
   };
 }
