@@ -4,15 +4,9 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Test } from '@nestjs/testing';
-import {
-  getPoolToken,
-  Pool,
-  PoolError,
-  PoolModule,
-  type PoolOptions,
-  type ResourceFactory,
-} from '@reservoir/pool';
-import { Client } from 'pg';
+import { getPoolToken, pgClientFactory, Pool, PoolError, PoolModule, type PoolOptions } from '@reservoir/pool';
+import type { Client, ClientConfig } from 'pg';
+import { unusedPort } from './helpers/net';
 import { adminClient, countBackends, DATABASE_URL, requirePostgres, uniqueAppName } from './helpers/services';
 
 const pgUrl = new URL(DATABASE_URL);
@@ -25,71 +19,17 @@ interface Target {
   port: number;
 }
 
-/**
- * A `pg.Client` factory: connect honours the pool's abort signal, validate runs `SELECT 1`, and
- * destroy skips clients whose connection already ended (pg's `end()` never settles for those).
- */
-function pgClientFactory(applicationName: string, target: Target): ResourceFactory<Client> {
-  const ended = new WeakSet<Client>();
-  return {
-    async create({ signal }) {
-      // No connectionString here: pg lets it override host/port, and tests move host/port.
-      const client = new Client({
-        user: decodeURIComponent(pgUrl.username) || 'postgres',
-        password: decodeURIComponent(pgUrl.password) || undefined,
-        database: pgUrl.pathname.slice(1) || 'postgres',
-        host: target.host,
-        port: target.port,
-        application_name: applicationName,
-        connectionTimeoutMillis: 2000,
-      });
-      client.once('end', () => ended.add(client));
-      // Until the pool watches it, nobody else listens: an 'error' while connecting (e.g. the backend
-      // is killed mid-handshake) must not crash the process. On failure the guard stays on.
-      const guard = (): void => undefined;
-      client.on('error', guard);
-      // Settle as soon as the pool gives up (createTimeoutMs or close()): pg's connect() may never
-      // settle when its socket is destroyed mid-handshake, which would hold close() up.
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          reject(signal.reason ?? new Error('create aborted'));
-          void client.end().catch(() => undefined);
-        };
-        if (signal.aborted) return onAbort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        client
-          .connect()
-          .then(
-            () => resolve(),
-            (err: unknown) => {
-              void client.end().catch(() => undefined);
-              reject(err);
-            },
-          )
-          .finally(() => signal.removeEventListener('abort', onAbort));
-      });
-      client.off('error', guard);
-      return client;
-    },
-    destroy: (client) => (ended.has(client) ? undefined : client.end()),
-    validate: async (client) => {
-      await client.query('SELECT 1');
-      return true;
-    },
-    // An idle client whose backend dies emits 'error' (and 'end'); the pool removes it.
-    watch: (client, onBroken) => {
-      const onEnd = () => onBroken(new Error('connection ended'));
-      client.on('error', onBroken);
-      client.on('end', onEnd);
-      return () => {
-        client.off('end', onEnd);
-        // Keep an 'error' listener: a retired client can still emit while it ends, and an
-        // EventEmitter 'error' with no listener would crash the process.
-        client.off('error', onBroken);
-        client.on('error', () => undefined);
-      };
-    },
-  };
+/** Where the target is now: a function, so the factory reads it for every new client. */
+function pgTarget(target: Target): () => ClientConfig {
+  // No connectionString here: pg lets it override host/port, and tests move host/port.
+  return () => ({
+    user: decodeURIComponent(pgUrl.username) || 'postgres',
+    password: decodeURIComponent(pgUrl.password) || undefined,
+    database: pgUrl.pathname.slice(1) || 'postgres',
+    host: target.host,
+    port: target.port,
+    connectionTimeoutMillis: 2000,
+  });
 }
 
 async function waitFor(
@@ -126,15 +66,6 @@ async function terminate(pids: number[]): Promise<void> {
   }
 }
 
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 /** A TCP proxy to PostgreSQL listening on `port`: the "database comes back" stub. */
 async function startProxy(port: number): Promise<{ close(): Promise<void> }> {
   const sockets = new Set<Socket>();
@@ -165,7 +96,7 @@ jest.setTimeout(30_000);
 describe('Pool with pg.Client against real PostgreSQL', () => {
   const pools: Pool<Client>[] = [];
   const make = (opts: Omit<PoolOptions<Client>, 'factory'>, app: string, target: Target) => {
-    const pool = new Pool<Client>({ ...opts, factory: pgClientFactory(app, target) });
+    const pool = new Pool<Client>({ ...opts, factory: pgClientFactory(pgTarget(target), { applicationName: app }) });
     pools.push(pool);
     return pool;
   };
@@ -240,7 +171,7 @@ describe('Pool with pg.Client against real PostgreSQL', () => {
   describe('database unreachable', () => {
     it('gives waiters a clear error within acquireTimeoutMs and recovers when pointed back', async () => {
       const app = uniqueAppName('pool_down');
-      const target = { host: '127.0.0.1', port: await closedPort() };
+      const target = { host: '127.0.0.1', port: await unusedPort() };
       const pool = make(
         {
           name: 'down',
@@ -281,7 +212,7 @@ describe('Pool with pg.Client against real PostgreSQL', () => {
 
     it('recovers once a stub TCP server starts listening on the port', async () => {
       const app = uniqueAppName('pool_stub');
-      const port = await closedPort();
+      const port = await unusedPort();
       const pool = make(
         {
           name: 'stub',
@@ -320,7 +251,7 @@ describe('Pool with pg.Client against real PostgreSQL', () => {
         PoolModule.forRootAsync({
           name: 'pg',
           useFactory: () => ({
-            factory: pgClientFactory(app, { host: PG_HOST, port: PG_PORT }),
+            factory: pgClientFactory(pgTarget({ host: PG_HOST, port: PG_PORT }), { applicationName: app }),
             min: 2,
             max: 5,
           }),

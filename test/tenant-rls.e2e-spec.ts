@@ -15,6 +15,7 @@ import { Test } from '@nestjs/testing';
 import {
   InjectPool,
   getPoolToken,
+  pgClientFactory,
   pgTenantBinding,
   PoolModule,
   type Pool,
@@ -113,63 +114,21 @@ class NotesController {
   }
 }
 
-/**
- * pg.Client factory that counts every statement sent (so "never reaches SQL" is measurable),
- * settles connect() when the pool aborts it, and skips end() on connections that already ended.
- */
+/** The library's pg.Client factory, counting every statement sent (so "never reaches SQL" is measurable). */
 function countingPgFactory(connectionString: string, applicationName: string): ResourceFactory<Client> {
-  const ended = new WeakSet<Client>();
-  return {
-    async create({ signal }) {
-      const c = new Client({
-        connectionString,
-        application_name: applicationName,
-        connectionTimeoutMillis: 5000,
-      });
-      c.once('end', () => ended.add(c));
-      // Until the pool watches it, nobody else listens: an 'error' while connecting (e.g. the backend
-      // is killed mid-handshake) must not crash the process. On failure the guard stays on.
-      const guard = (): void => undefined;
-      c.on('error', guard);
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          reject(signal.reason ?? new Error('create aborted'));
-          void c.end().catch(() => undefined);
+  return pgClientFactory(
+    { connectionString, connectionTimeoutMillis: 5000 },
+    {
+      applicationName,
+      onConnect: (c) => {
+        const query = c.query.bind(c) as (...args: unknown[]) => unknown;
+        (c as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+          sql.queries++;
+          return query(...args);
         };
-        if (signal.aborted) return onAbort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        c.connect()
-          .then(
-            () => resolve(),
-            (err: unknown) => {
-              void c.end().catch(() => undefined);
-              reject(err);
-            },
-          )
-          .finally(() => signal.removeEventListener('abort', onAbort));
-      });
-      c.off('error', guard);
-      const query = c.query.bind(c) as (...args: unknown[]) => unknown;
-      (c as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
-        sql.queries++;
-        return query(...args);
-      };
-      return c;
+      },
     },
-    destroy: (c) => (ended.has(c) ? undefined : c.end()),
-    watch: (c, onBroken) => {
-      const onEnd = () => onBroken(new Error('connection ended'));
-      c.on('error', onBroken);
-      c.on('end', onEnd);
-      return () => {
-        c.off('end', onEnd);
-        // Keep an 'error' listener: a retired client can still emit while it ends, and an
-        // EventEmitter 'error' with no listener would crash the process.
-        c.off('error', onBroken);
-        c.on('error', () => undefined);
-      };
-    },
-  };
+  );
 }
 
 interface Reply {

@@ -4,7 +4,6 @@
  * cron-like job with no request at all.
  */
 import 'reflect-metadata';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ArgumentsHost,
@@ -39,6 +38,7 @@ import {
   TenantModule,
   type TenantModuleOptions,
 } from '@reservoir/tenant';
+import { unusedPort } from './helpers/net';
 
 const handlerSpy = jest.fn();
 
@@ -134,14 +134,6 @@ class RpcAppModule {}
 })
 class WsAppModule {}
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 const PATTERN = '/^[A-Za-z0-9_-]+$/';
 
 describe('TenantInterceptor on a TCP microservice', () => {
@@ -149,7 +141,7 @@ describe('TenantInterceptor on a TCP microservice', () => {
   let client: ClientProxy;
 
   beforeAll(async () => {
-    const port = await freePort();
+    const port = await unusedPort();
     const ms = await NestFactory.createMicroservice<MicroserviceOptions>(RpcAppModule, {
       transport: Transport.TCP,
       options: { host: '127.0.0.1', port },

@@ -292,8 +292,10 @@ export class LazyLoaderCore {
   call(res: ResourceState, entryKey: string, args: readonly unknown[]): Promise<unknown> {
     let org: string | undefined;
     let sk: string;
-    if (res.options.tenantScoped) {
-      org = this.tenantResolver === undefined ? undefined : this.tenantResolver();
+    // No tenant source at all (no TenantModule, no resolver) means a single-tenant app: tenant-scoped
+    // resources share the global namespace instead of failing every call.
+    if (res.options.tenantScoped && this.tenantResolver !== undefined) {
+      org = this.tenantResolver();
       if (org === undefined)
         return Promise.reject(new TenantRequiredError(LazyMessages.tenantRequired(entryKey)));
       sk = res.storeKey(org, entryKey);
@@ -467,7 +469,9 @@ export class LazyLoaderCore {
   ): unknown {
     const o = res.options;
     const now = this.clock();
-    const durationMs = now - t0;
+    // Whole milliseconds, rounded up: timers may fire a fraction of a millisecond early, and a
+    // 100 ms load must never read as 99.3 ms.
+    const durationMs = Math.ceil(now - t0);
     res.loads++;
     res.consecutiveFailures = 0;
     res.lastSuccessAt = now;
@@ -648,8 +652,11 @@ export class LazyLoaderCore {
       if (paren > 0) res = this.resources.get(key.slice(0, paren));
     }
     if (res === undefined) throw LazyKeyError.notRegistered(key);
-    if (!res.options.tenantScoped) return { res, sk: TENANT_SEPARATOR + key, org: undefined };
-    const org = options?.organisationId ?? this.tenantResolver?.();
+    const explicitOrg = options?.organisationId;
+    if (!res.options.tenantScoped || (this.tenantResolver === undefined && explicitOrg === undefined)) {
+      return { res, sk: TENANT_SEPARATOR + key, org: undefined };
+    }
+    const org = explicitOrg ?? this.tenantResolver?.();
     if (org === undefined) throw new TenantRequiredError(LazyMessages.tenantRequired(key));
     return { res, sk: org + TENANT_SEPARATOR + key, org };
   }

@@ -123,7 +123,7 @@ describe('lazy abuse: module options', () => {
     ],
     [
       'preload with tenantScoped',
-      { preload: true },
+      { preload: true, tenantScoped: true },
       `Invalid lazy option "preload" in ${M}: got true, expected false while tenantScoped is true (a preload runs at bootstrap, outside any tenant scope); set tenantScoped: false for a preloaded resource.`,
     ],
     [

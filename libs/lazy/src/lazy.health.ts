@@ -1,16 +1,17 @@
 /**
  * Terminus adapter for lazy-resource health. `@nestjs/terminus` is an OPTIONAL peer: this file imports
- * it only as types and loads it on the first `isHealthy()` call, so importing `@reservoir/lazy` never
- * requires terminus at run time.
+ * it only as types, and `TerminusReporter` (`@reservoir/core`) loads it on the first `isHealthy()`
+ * call, so importing `@reservoir/lazy` never requires terminus at run time.
  */
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import type { HealthIndicatorResult } from '@nestjs/terminus';
+import { type HealthGrade, TerminusReporter } from '@reservoir/core';
 import { LazyLoader } from './lazy-loader.service';
 import type { LazyLoaderCore } from './lazy-loader.core';
 import { resolveHealthOptions, type LazyHealthCheckOptions } from './lazy.options';
 
-export type LazyHealthState = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
+export type LazyHealthState = HealthGrade;
 
 /** What the indicator reports next to `status`. @publicApi */
 export interface LazyHealthDetails extends Record<string, unknown> {
@@ -64,13 +65,6 @@ export function evaluateLazyHealth(
   return { state, resources: Object.keys(stats.resources).length, problems };
 }
 
-/** `check(key)` of Terminus 12 has `degraded()`; 11.1 has only `up()`/`down()`. */
-interface IndicatorSession {
-  up(data: LazyHealthDetails): HealthIndicatorResult;
-  down(data: LazyHealthDetails): HealthIndicatorResult;
-  degraded?: (data: LazyHealthDetails) => HealthIndicatorResult;
-}
-
 /**
  * Maps `evaluateLazyHealth()` onto Terminus:
  * - HEALTHY → `up` (HTTP 200);
@@ -89,37 +83,17 @@ interface IndicatorSession {
  */
 @Injectable()
 export class LazyHealthIndicator {
-  private indicators?: HealthIndicatorService;
+  private readonly terminus: TerminusReporter;
 
   constructor(
     private readonly loader: LazyLoader,
-    private readonly moduleRef: ModuleRef,
-  ) {}
+    moduleRef: ModuleRef,
+  ) {
+    this.terminus = new TerminusReporter(moduleRef);
+  }
 
   async isHealthy(key = 'lazy', options: LazyHealthCheckOptions = {}): Promise<HealthIndicatorResult> {
     const details = evaluateLazyHealth(this.loader, options);
-    const session = (await this.service()).check(key) as unknown as IndicatorSession;
-    switch (details.state) {
-      case 'HEALTHY':
-        return session.up(details);
-      case 'DEGRADED':
-        return session.degraded ? session.degraded(details) : session.up(details);
-      default:
-        return session.down(details);
-    }
-  }
-
-  /** Terminus' `HealthIndicatorService`: the app's instance when `TerminusModule` is imported. */
-  private async service(): Promise<HealthIndicatorService> {
-    if (this.indicators) return this.indicators;
-    const terminus = await import('@nestjs/terminus');
-    let service: HealthIndicatorService;
-    try {
-      service = this.moduleRef.get(terminus.HealthIndicatorService, { strict: false });
-    } catch {
-      service = new terminus.HealthIndicatorService();
-    }
-    this.indicators = service;
-    return service;
+    return this.terminus.report(key, details.state, details);
   }
 }

@@ -109,6 +109,44 @@ describe('LazyModule', () => {
     await mod.close();
   });
 
+  it('without TenantModule, tenant-scoped resources are shared (single-tenant app)', async () => {
+    const mod = await Test.createTestingModule({ imports: [LazyModule.forRoot({})] }).compile();
+    await mod.init();
+    const loader = mod.get(LazyLoader);
+    let loads = 0;
+    loader.register('settings', async () => ({ theme: 'dark', n: ++loads }));
+    expect(loader.version('settings')).toBe(0);
+    expect(await loader.get('settings')).toEqual({ theme: 'dark', n: 1 });
+    expect(await loader.get('settings')).toEqual({ theme: 'dark', n: 1 });
+    expect(loads).toBe(1);
+    expect(loader.version('settings')).toBe(1);
+    expect(await loader.reload('settings')).toEqual({ theme: 'dark', n: 2 });
+    expect(loader.version('settings')).toBe(2);
+    expect(loader.stats('settings')).toMatchObject({ hits: 1, misses: 1, loads: 2 });
+    await mod.close();
+  });
+
+  it('with TenantModule, a tenant-scoped resource outside any tenant scope rejects', async () => {
+    const mod = await compile();
+    await mod.init();
+    const loader = mod.get(LazyLoader);
+    loader.register('settings', async () => 1);
+    await expect(loader.get('settings')).rejects.toThrow(
+      expect.objectContaining({ name: 'TenantRequiredError' }) as unknown as Error,
+    );
+    await mod.close();
+  });
+
+  it('preload without tenantScoped makes the resource global', async () => {
+    const mod = await compile();
+    await mod.init();
+    const loader = mod.get(LazyLoader);
+    loader.register('catalog', async () => ['x'], { preload: true });
+    expect(loader.options).toBeDefined();
+    expect(await loader.get('catalog')).toEqual(['x']);
+    await mod.close();
+  });
+
   it('an invalid option fails bootstrap with LazyConfigError', async () => {
     await expect(compile({ policy: 'fifo' as never })).rejects.toThrow(LazyConfigError);
     await expect(

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LazyExplorer } from './lazy.explorer';
+import { LazyHealthIndicator } from './lazy.health';
 import { LazyLoader } from './lazy-loader.service';
 import { LazyMetadataAccessor } from './lazy-metadata.accessor';
 import {
@@ -22,8 +23,8 @@ import type { LazyModuleOptions } from './lazy.options';
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [LazyLoader, LazyMetadataAccessor, LazyExplorer],
-  exports: [LazyLoader],
+  providers: [LazyLoader, LazyMetadataAccessor, LazyExplorer, LazyHealthIndicator],
+  exports: [LazyLoader, LazyHealthIndicator],
 })
 export class LazyModule extends LazyConfigurableModule {
   /** Every option is optional; `LazyModule.forRoot()` uses the defaults. */

@@ -239,7 +239,9 @@ function merge(
     refresh: o.refresh ?? base.refresh,
     retry,
     serveStaleOnError: o.serveStaleOnError ?? base.serveStaleOnError,
-    tenantScoped: o.tenantScoped ?? base.tenantScoped,
+    // A preload runs at bootstrap, outside any tenant scope: a preloaded resource is global unless
+    // it says tenantScoped: true itself (which is then rejected below).
+    tenantScoped: o.tenantScoped ?? (o.preload === true ? false : base.tenantScoped),
     preload: o.preload ?? base.preload,
     required: o.required ?? base.required,
     versionOf: o.versionOf ?? base.versionOf,

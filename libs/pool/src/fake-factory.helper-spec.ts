@@ -3,7 +3,8 @@
  * of the lib build). A real factory with knobs, not a re-implementation of the pool.
  */
 import { EventEmitter } from 'node:events';
-import type { CreateContext, PoolLogger, ResourceFactory, TenantBinding } from './pool.types';
+import { Pool } from './pool';
+import type { CreateContext, PoolLogger, PoolOptions, ResourceFactory, TenantBinding } from './pool.types';
 
 export class FakeResource extends EventEmitter {
   destroyed = false;
@@ -126,5 +127,22 @@ export function captureLogger(): PoolLogger & { lines: string[] } {
     log: (m) => lines.push(`log ${m}`),
     warn: (m) => lines.push(`warn ${m}`),
     error: (m) => lines.push(`error ${m}`),
+  };
+}
+
+/**
+ * `mk(opts?, factory?)` for a spec file: a pool of fake resources with a capturing logger, the
+ * file's `defaults` under `opts`; every pool it made is closed after each test.
+ */
+export function fakePools(defaults: Partial<PoolOptions<FakeResource>>) {
+  const open: Pool<FakeResource>[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((p) => p.close()));
+  });
+  return (opts: Partial<PoolOptions<FakeResource>> = {}, factory = new FakeFactory()) => {
+    const logger = captureLogger();
+    const pool = new Pool<FakeResource>({ factory, logger, shutdownTimeoutMs: 200, ...defaults, ...opts });
+    open.push(pool);
+    return { pool, factory, logger };
   };
 }

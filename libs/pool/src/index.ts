@@ -19,6 +19,7 @@ export {
   type PgQueryable,
   type PgTenantBindingOptions,
 } from './pg-tenant-binding';
+export { pgClientFactory, type PgClientConfig, type PgClientFactoryOptions } from './pg-client-factory';
 // Nest layer (PoolModule, registry, health indicator)
 export { PoolModule } from './pool.module';
 export type { PoolModuleOptions, PoolModuleExtras, PoolModuleAsyncOptions } from './pool.module-definition';

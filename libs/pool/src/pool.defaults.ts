@@ -41,5 +41,11 @@ export const MAX_TIMER_MS = 2_147_483_647;
 /** Internal sampling: 1 in N leases reads the precise clock for hold/wait percentiles. Power of two. */
 export const SAMPLE_EVERY = 8;
 
+/**
+ * Internal: how many waits may take their start time from one precise clock read, within the same
+ * run of already-queued microtasks (the read is invalidated when those have run).
+ */
+export const CLOCK_REUSE = 32;
+
 /** Per-tenant wait samples kept for the tenant's p99. */
 export const TENANT_SAMPLE_WINDOW = 64;

@@ -1,15 +1,17 @@
 /**
  * Terminus adapter for pool health. `@nestjs/terminus` is an OPTIONAL peer: this file imports it
- * only as types (erased at compile time) and loads it lazily, on the first `isHealthy()` call, so
- * importing `@reservoir/pool` never requires terminus at run time. Only apps that actually provide
- * `PoolHealthIndicator` (and so have terminus installed for their `/health` route) load it.
+ * only as types (erased at compile time), and `TerminusReporter` (`@reservoir/core`) loads it
+ * lazily, on the first `isHealthy()` call, so importing `@reservoir/pool` never requires terminus at
+ * run time. Only apps that actually provide `PoolHealthIndicator` (and so have terminus installed
+ * for their `/health` route) load it.
  */
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import type { HealthIndicatorResult } from '@nestjs/terminus';
+import { TerminusReporter } from '@reservoir/core';
 import { DEFAULT_POOL_NAME } from './pool.constants';
 import { PoolRegistry } from './pool.registry';
-import type { PoolHealthState } from './pool.types';
+import type { PoolHealthState, PoolOccupancy } from './pool.types';
 
 /** Options of `PoolHealthIndicator.isHealthy`. @publicApi */
 export interface PoolHealthCheckOptions {
@@ -18,24 +20,12 @@ export interface PoolHealthCheckOptions {
 }
 
 /** What the indicator reports next to `status`. @publicApi */
-export interface PoolHealthDetails extends Record<string, unknown> {
+export interface PoolHealthDetails extends Record<string, unknown>, PoolOccupancy {
   pool: string;
   state: PoolHealthState | 'MISSING';
   /** inUse / max, rounded to 3 decimals. */
   utilization: number;
-  size: number;
-  idle: number;
-  inUse: number;
-  pending: number;
-  max: number;
   reasons: string[];
-}
-
-/** `check(key)` of Terminus 12 has `degraded()`; 11.1 has only `up()`/`down()`. */
-interface IndicatorSession {
-  up(data: PoolHealthDetails): HealthIndicatorResult;
-  down(data: PoolHealthDetails): HealthIndicatorResult;
-  degraded?: (data: PoolHealthDetails) => HealthIndicatorResult;
 }
 
 /**
@@ -56,20 +46,21 @@ interface IndicatorSession {
  */
 @Injectable()
 export class PoolHealthIndicator {
-  private indicators?: HealthIndicatorService;
+  private readonly terminus: TerminusReporter;
 
   constructor(
     private readonly registry: PoolRegistry,
-    private readonly moduleRef: ModuleRef,
-  ) {}
+    moduleRef: ModuleRef,
+  ) {
+    this.terminus = new TerminusReporter(moduleRef);
+  }
 
   async isHealthy(key: string, options: PoolHealthCheckOptions = {}): Promise<HealthIndicatorResult> {
     const name = options.pool ?? DEFAULT_POOL_NAME;
-    const session = (await this.service()).check(key) as unknown as IndicatorSession;
     const pool = this.registry.get(name);
     if (!pool) {
       const known = this.registry.names();
-      return session.down({
+      return this.terminus.report(key, 'UNHEALTHY', {
         pool: name,
         state: 'MISSING',
         utilization: 0,
@@ -82,7 +73,7 @@ export class PoolHealthIndicator {
           `no pool named ${JSON.stringify(name)} is registered` +
             (known.length ? ` (registered: ${known.join(', ')})` : ''),
         ],
-      });
+      } satisfies PoolHealthDetails);
     }
     const health = pool.health();
     const stats = pool.stats();
@@ -97,27 +88,6 @@ export class PoolHealthIndicator {
       max: stats.max,
       reasons: health.reasons,
     };
-    switch (health.state) {
-      case 'HEALTHY':
-        return session.up(details);
-      case 'DEGRADED':
-        return session.degraded ? session.degraded(details) : session.up(details);
-      default:
-        return session.down(details);
-    }
-  }
-
-  /** Terminus' `HealthIndicatorService`: the app's instance when `TerminusModule` is imported. */
-  private async service(): Promise<HealthIndicatorService> {
-    if (this.indicators) return this.indicators;
-    const terminus = await import('@nestjs/terminus');
-    let service: HealthIndicatorService;
-    try {
-      service = this.moduleRef.get(terminus.HealthIndicatorService, { strict: false });
-    } catch {
-      service = new terminus.HealthIndicatorService();
-    }
-    this.indicators = service;
-    return service;
+    return this.terminus.report(key, health.state, details);
   }
 }

@@ -12,6 +12,7 @@ import { TenantContext } from '@reservoir/tenant';
 import { Pool } from './pool';
 import { DEFAULT_POOL_NAME, getPoolToken } from './pool.constants';
 import { moduleChecker, poolModuleError } from './pool.module-messages';
+import { PoolHealthIndicator } from './pool.health-indicator';
 import { PoolRegistry, PoolRegistryModule } from './pool.registry';
 import type { PoolOptions } from './pool.types';
 
@@ -55,15 +56,6 @@ export const POOL_INSTANCE = 'RESERVOIR:POOL_INSTANCE';
 /** Internal: the name (from the extras) of one dynamic `PoolModule`. */
 export const POOL_NAME = 'RESERVOIR:POOL_NAME';
 
-/** True when the options use a feature that reads the current tenant. */
-function usesTenantFeatures(options: PoolModuleOptions): boolean {
-  return (
-    options.tenantBinding !== undefined ||
-    options.requireTenant === true ||
-    (typeof options.maxPerTenant === 'number' && options.maxPerTenant !== Infinity)
-  );
-}
-
 /**
  * Builds and registers one pool. Runs at bootstrap, so a bad option (caught by the core's
  * validator as `PoolConfigError`) fails `app.init()` instead of the first request.
@@ -86,9 +78,10 @@ export function createPool(
   let tenantResolver = options.tenantResolver;
   if (tenantResolver === undefined && tenantAware !== false) {
     if (tenantAware === true && !tenant) throw poolModuleError.tenantModuleMissing(name);
-    if (tenant && (tenantAware === true || usesTenantFeatures(options))) {
-      tenantResolver = () => tenant.organisationId;
-    }
+    // With TenantModule imported, a plain acquire() inside a request is tagged with (and bound to,
+    // capped for) the request's organisation. Without TenantModule, or with tenantAware: false, the
+    // pool never looks a tenant up, so it pays nothing for the feature.
+    if (tenant) tenantResolver = () => tenant.organisationId;
   }
 
   const pool = new Pool<unknown>({
@@ -120,8 +113,9 @@ function definePoolModule(definition: DynamicModule, extras: PoolModuleExtras): 
         inject: [MODULE_OPTIONS_TOKEN, POOL_NAME, PoolRegistry, { token: TenantContext, optional: true }],
       },
       { provide: POOL_INSTANCE, useExisting: token },
+      PoolHealthIndicator,
     ],
-    exports: [token],
+    exports: [token, PoolHealthIndicator],
   };
 }
 

@@ -271,12 +271,16 @@ describe('PoolModule', () => {
       expect(await leaseTenant(pool, tenant, 'acme')).toBe('acme');
     });
 
-    it('a plain pool never reads the tenant (no resolver, so no cost on acquire)', async () => {
+    it('with TenantModule, a plain pool tags leases with the scope tenant', async () => {
       const { pool, tenant } = await tenantApp({});
-      expect(await leaseTenant(pool, tenant, 'acme')).toBeUndefined();
+      expect(await leaseTenant(pool, tenant, 'acme')).toBe('acme');
+      // outside a tenant scope the lease is untagged (no requireTenant)
+      const r = await pool.acquire();
+      expect(pool.leaseInfo(r)?.organisationId).toBeUndefined();
+      pool.release(r);
     });
 
-    it('tenantAware: true opts a plain pool in; tenantAware: false opts a tenant pool out', async () => {
+    it('tenantAware: true is accepted with TenantModule; tenantAware: false opts a pool out', async () => {
       const on = await tenantApp({ tenantAware: true });
       expect(await leaseTenant(on.pool, on.tenant, 'acme')).toBe('acme');
       await ref!.close();

@@ -1,4 +1,3 @@
-import { Pool } from './pool';
 import {
   PoolClosedError,
   PoolConfigError,
@@ -7,27 +6,10 @@ import {
   PoolReleaseError,
   PoolTimeoutError,
 } from './pool.errors';
-import type { PoolEvent, PoolOptions } from './pool.types';
-import { FakeFactory, FakeResource, captureLogger, sleep } from './fake-factory.helper-spec';
+import type { PoolEvent } from './pool.types';
+import { FakeFactory, FakeResource, fakePools, sleep } from './fake-factory.helper-spec';
 
-const open: Pool<FakeResource>[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((p) => p.close()));
-});
-
-function mk(opts: Partial<PoolOptions<FakeResource>> = {}, factory = new FakeFactory()) {
-  const logger = captureLogger();
-  const pool = new Pool<FakeResource>({
-    name: 'test',
-    factory,
-    logger,
-    shutdownTimeoutMs: 200,
-    createRetry: { initialDelayMs: 5, maxDelayMs: 20 },
-    ...opts,
-  });
-  open.push(pool);
-  return { pool, factory, logger };
-}
+const mk = fakePools({ name: 'test', createRetry: { initialDelayMs: 5, maxDelayMs: 20 } });
 
 const settled = async <V>(p: Promise<V>): Promise<{ ok: true; value: V } | { ok: false; error: unknown }> =>
   p.then(

@@ -1,25 +1,7 @@
-import { Pool } from './pool';
-import type { PoolOptions } from './pool.types';
-import {
-  FakeBinding,
-  FakeFactory,
-  type FakeResource,
-  captureLogger,
-  sleep,
-} from './fake-factory.helper-spec';
+import { FakeBinding, type FakeResource, fakePools, sleep } from './fake-factory.helper-spec';
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 
-const open: Pool<FakeResource>[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((p) => p.close()));
-});
-
-function mk(opts: Partial<PoolOptions<FakeResource>> = {}, factory = new FakeFactory()) {
-  const logger = captureLogger();
-  const pool = new Pool<FakeResource>({ name: 'tenants', factory, logger, shutdownTimeoutMs: 200, ...opts });
-  open.push(pool);
-  return { pool, factory, logger };
-}
+const mk = fakePools({ name: 'tenants' });
 
 describe('Pool: tenant resolution', () => {
   it('uses tenantResolver only when no explicit organisationId is given', async () => {

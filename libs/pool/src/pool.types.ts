@@ -170,6 +170,9 @@ export interface TenantStats {
   waitP99Ms: number;
 }
 
+/** The occupancy figures of `PoolStats` that health reports and dashboards show next to a pool's name. */
+export type PoolOccupancy = Pick<PoolStats, 'utilization' | 'size' | 'idle' | 'inUse' | 'pending' | 'max'>;
+
 export interface PoolStats {
   name: string;
   min: number;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Subject, type Subscription, interval } from 'rxjs';
 import { LazyLoader } from '@reservoir/lazy';
-import { type Pool, PoolRegistry, type PoolStats } from '@reservoir/pool';
+import { type Pool, type PoolOccupancy, PoolRegistry, type PoolStats } from '@reservoir/pool';
 import { DEMO_CONFIG, type DemoConfig, MAIN_POOL_THRESHOLDS } from '../config';
 import { MAIN_POOL } from '../db/db.types';
 import { type LoadStatus, LoadService } from '../load/load.service';
@@ -26,15 +26,9 @@ export interface DashboardPoint {
   p99: number;
 }
 
-export interface PoolView {
+export interface PoolView extends PoolOccupancy {
   name: string;
   health: { state: string; reasons: string[] };
-  utilization: number;
-  size: number;
-  idle: number;
-  inUse: number;
-  pending: number;
-  max: number;
   min: number;
   created: number;
   timeouts: number;

@@ -14,7 +14,7 @@
  * subject to the policies. In production, connect as a dedicated non-owner role instead.
  */
 import { Client } from 'pg';
-import type { ResourceFactory } from '@reservoir/pool';
+import { pgClientFactory, type ResourceFactory } from '@reservoir/pool';
 import { SEED_FLAGS, SEED_ORGANISATIONS, SEED_PRICING, SEED_PROJECTS } from './seed';
 
 /** The unprivileged role pooled clients switch to when the login role would bypass RLS. */
@@ -155,43 +155,10 @@ async function seed(c: Client): Promise<void> {
 
 /** Pool factory of `pg` clients; `role` (from `preparePostgres`) is set on every new session. */
 export function pgFactory(url: string, role: string | undefined): ResourceFactory<Client> {
-  return {
-    create: async ({ signal }) => {
-      const client = new Client({ connectionString: url, application_name: PG_APPLICATION_NAME });
-      // Give up when the pool does (createTimeoutMs, close()): pg's connect() may never settle if its
-      // socket is destroyed mid-handshake, and an unsettled create would hold close() up.
-      await new Promise<void>((resolve, reject) => {
-        const abort = () => {
-          reject(signal.reason);
-          void client.end().catch(() => undefined);
-        };
-        if (signal.aborted) return abort();
-        signal.addEventListener('abort', abort, { once: true });
-        client
-          .connect()
-          .then(
-            () => resolve(),
-            (err: unknown) => {
-              void client.end().catch(() => undefined);
-              reject(err);
-            },
-          )
-          .finally(() => signal.removeEventListener('abort', abort));
-      });
-      if (role) {
-        try {
-          await client.query(`SET ROLE ${role}`);
-        } catch (err) {
-          await client.end().catch(() => undefined);
-          throw err;
-        }
-      }
-      return client;
+  return pgClientFactory(url, {
+    applicationName: PG_APPLICATION_NAME,
+    onConnect: async (client) => {
+      if (role) await client.query(`SET ROLE ${role}`);
     },
-    destroy: (client) => client.end(),
-    validate: async (client) => {
-      await client.query('SELECT 1');
-      return true;
-    },
-  };
+  });
 }
