@@ -4,7 +4,14 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Test } from '@nestjs/testing';
-import { getPoolToken, pgClientFactory, Pool, PoolError, PoolModule, type PoolOptions } from '@reservoir/pool';
+import {
+  getPoolToken,
+  pgClientFactory,
+  Pool,
+  PoolError,
+  PoolModule,
+  type PoolOptions,
+} from '@reservoir/pool';
 import type { Client, ClientConfig } from 'pg';
 import { unusedPort } from './helpers/net';
 import { adminClient, countBackends, DATABASE_URL, requirePostgres, uniqueAppName } from './helpers/services';
@@ -96,7 +103,10 @@ jest.setTimeout(30_000);
 describe('Pool with pg.Client against real PostgreSQL', () => {
   const pools: Pool<Client>[] = [];
   const make = (opts: Omit<PoolOptions<Client>, 'factory'>, app: string, target: Target) => {
-    const pool = new Pool<Client>({ ...opts, factory: pgClientFactory(pgTarget(target), { applicationName: app }) });
+    const pool = new Pool<Client>({
+      ...opts,
+      factory: pgClientFactory(pgTarget(target), { applicationName: app }),
+    });
     pools.push(pool);
     return pool;
   };

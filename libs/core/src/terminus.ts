@@ -32,7 +32,11 @@ export class TerminusReporter {
 
   constructor(private readonly moduleRef: Pick<ModuleRef, 'get'>) {}
 
-  async report(key: string, grade: HealthGrade, details: Record<string, unknown>): Promise<HealthIndicatorResult> {
+  async report(
+    key: string,
+    grade: HealthGrade,
+    details: Record<string, unknown>,
+  ): Promise<HealthIndicatorResult> {
     const session = (await this.indicators()).check(key) as unknown as IndicatorSession;
     switch (grade) {
       case 'HEALTHY':

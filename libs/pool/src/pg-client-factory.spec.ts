@@ -4,7 +4,7 @@ import { type PgClientFactoryOptions, pgClientFactory } from './pg-client-factor
 import { Pool } from './pool';
 import { PoolConfigError } from './pool.errors';
 import { silentPoolLogger } from './pool.logger';
-import type { CreateContext } from './pool.types';
+import type { CreateContext, ResourceFactory } from './pool.types';
 
 /** A stand-in for `pg.Client`: connect() does what the test says, end() emits 'end' like pg. */
 class MockClient extends EventEmitter {
@@ -41,6 +41,15 @@ jest.mock('pg', () => {
 const AsClient = MockClient as unknown as NonNullable<PgClientFactoryOptions['Client']>;
 const ctx = (signal = new AbortController().signal): CreateContext => ({ signal, attempt: 1, pool: 'pg' });
 const mock = (c: Client): MockClient => c as unknown as MockClient;
+
+/** Starts a create whose connect() never settles; resolves once the client exists. */
+async function hangingCreate(factory: ResourceFactory<Client>) {
+  MockClient.connect = 'hang';
+  const ac = new AbortController();
+  const created = factory.create(ctx(ac.signal));
+  await new Promise((r) => setImmediate(r));
+  return { ac, created };
+}
 
 beforeEach(() => {
   MockClient.instances = [];
@@ -98,11 +107,7 @@ describe('pgClientFactory', () => {
   });
 
   it('gives up immediately on abort, even when connect never settles, and ends the client', async () => {
-    MockClient.connect = 'hang';
-    const factory = pgClientFactory('pg://x', { Client: AsClient });
-    const ac = new AbortController();
-    const created = factory.create(ctx(ac.signal));
-    await new Promise((r) => setImmediate(r));
+    const { ac, created } = await hangingCreate(pgClientFactory('pg://x', { Client: AsClient }));
     const reason = new Error('createTimeoutMs elapsed');
     ac.abort(reason);
     await expect(created).rejects.toBe(reason);
@@ -143,11 +148,8 @@ describe('pgClientFactory', () => {
   });
 
   it("watches 'error' and 'end', and keeps an 'error' listener for the client's whole life", async () => {
-    MockClient.connect = 'hang';
     const factory = pgClientFactory('pg://x', { Client: AsClient });
-    const ac = new AbortController();
-    const created = factory.create(ctx(ac.signal));
-    await new Promise((r) => setImmediate(r));
+    const { ac, created } = await hangingCreate(factory);
     // An error while connecting (e.g. backend killed mid-handshake) does not crash.
     expect(() => MockClient.instances[0].emit('error', new Error('mid-handshake'))).not.toThrow();
     ac.abort(new Error('gave up'));

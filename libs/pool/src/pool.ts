@@ -165,6 +165,8 @@ export class Pool<T> {
   private readonly o: ResolvedPoolOptions<T>;
   private readonly factory: ResourceFactory<T>;
   private readonly binding: TenantBinding<T> | undefined;
+  /** No binding and no validate: a resource is lent as is, never prepared. */
+  private readonly plainLend: boolean;
   private readonly resolver: (() => string | undefined) | undefined;
   private readonly logger: PoolLogger;
   private readonly subject = new Subject<PoolEvent>();
@@ -234,6 +236,7 @@ export class Pool<T> {
     this.name = this.o.name;
     this.factory = this.o.factory;
     this.binding = this.o.tenantBinding;
+    this.plainLend = this.binding === undefined && this.factory.validate === undefined;
     this.resolver = this.o.tenantResolver;
     this.logger = this.o.logger ?? defaultPoolLogger(this.name);
     this.events$ = this.subject.asObservable();
@@ -311,7 +314,7 @@ export class Pool<T> {
     if (this.pending === 0 && this.idle.length > 0 && rec.held < rec.cap) {
       const slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
       rec.held++;
-      if (!this.needsPrep(slot, org)) {
+      if (this.plainLend || !this.needsPrep(slot, org)) {
         this.lease(slot, rec, org, this.o.leakDetectionMs > 0 ? new Error('acquired here') : undefined, -1);
         return Promise.resolve(slot.resource);
       }
@@ -867,17 +870,24 @@ export class Pool<T> {
 
   /** `w` was just dequeued. */
   private handTo(slot: Slot<T>, w: Waiter<T>): void {
-    w.rec.held++;
-    if (this.needsPrep(slot, w.org)) {
+    const rec = w.rec;
+    rec.held++;
+    if (!this.plainLend && this.needsPrep(slot, w.org)) {
       w.state = PREPARING;
       this.prepare(slot, w);
       return;
     }
-    this.settleWaiter(w);
-    this.lease(slot, w.rec, w.org, w.stack, w.enqueuedAt);
+    // settleWaiter for a waiter already out of its queue.
+    w.state = SETTLED;
+    this.unlinkDeadline(w);
+    if (w.onAbort !== undefined) {
+      w.signal!.removeEventListener('abort', w.onAbort);
+      w.onAbort = undefined;
+    }
+    this.lease(slot, rec, w.org, w.stack, w.enqueuedAt);
     w.resolve(slot.resource);
     // Nothing refers to `w` now (an abort listener would, hence the signal check): reuse it.
-    if (w.signal === undefined && this.freeWaiters.length < 0) {
+    if (w.signal === undefined && this.freeWaiters.length < FREE_WAITERS) {
       w.rec = undefined!;
       w.org = undefined;
       w.stack = undefined;

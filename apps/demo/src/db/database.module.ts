@@ -5,7 +5,7 @@
  */
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { Client } from 'pg';
-import { type Pool, PoolModule, type TenantBinding, getPoolToken, pgTenantBinding } from '@reservoir/pool';
+import { type Pool, PoolModule, getPoolToken, pgTenantBinding } from '@reservoir/pool';
 import { type DemoConfig, MAIN_POOL_THRESHOLDS } from '../config';
 import { MAIN_POOL, PROJECTS_REPOSITORY, WRITER_POOL } from './db.types';
 import { PG_TENANT_SETTING, pgFactory, preparePostgres } from './postgres.database';
@@ -25,22 +25,6 @@ class SqliteFileModule {
       exports: [SQLITE_FILE],
     };
   }
-}
-
-/**
- * `pgTenantBinding` in session mode. Its `setting`/`mode` descriptors are dropped: the pool's
- * option validator currently rejects them as unknown `tenantBinding` keys.
- */
-function pgBinding(): TenantBinding<Client> {
-  const {
-    setting: _setting,
-    mode: _mode,
-    ...binding
-  } = pgTenantBinding<Client>({
-    setting: PG_TENANT_SETTING,
-    mode: 'session',
-  });
-  return binding;
 }
 
 @Module({})
@@ -114,7 +98,7 @@ export class DatabaseModule {
         factory: pgFactory(url, await preparePostgres(url)),
         // Session mode: set_config(…, false) on acquire (skipped when the connection is already
         // bound to that tenant), reset on reuse by another tenant.
-        tenantBinding: pgBinding(),
+        tenantBinding: pgTenantBinding<Client>({ setting: PG_TENANT_SETTING, mode: 'session' }),
       }),
     });
     return {

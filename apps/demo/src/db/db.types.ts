@@ -29,6 +29,41 @@ export interface Task {
   done: boolean;
 }
 
+/**
+ * A `projects` row as either driver returns it: the columns are the same in both schemas, the
+ * values differ (pg: bigint ids as strings, timestamptz as Date; SQLite: numbers and ISO text).
+ */
+export interface ProjectRow {
+  id: number | string;
+  organisation_id: string;
+  name: string;
+  created_at: string | Date;
+}
+
+/** A `tasks` row as either driver returns it (pg: bigint ids as strings; SQLite: `done` as 0/1). */
+export interface TaskRow {
+  id: number | string;
+  organisation_id: string;
+  project_id: number | string;
+  title: string;
+  done: boolean | number;
+}
+
+export const toProject = (r: ProjectRow): Project => ({
+  id: Number(r.id),
+  organisationId: r.organisation_id,
+  name: r.name,
+  createdAt: r.created_at instanceof Date ? r.created_at.toISOString() : r.created_at,
+});
+
+export const toTask = (r: TaskRow): Task => ({
+  id: Number(r.id),
+  organisationId: r.organisation_id,
+  projectId: Number(r.project_id),
+  title: r.title,
+  done: r.done === true || r.done === 1,
+});
+
 /** Per-tenant settings and feature flags, loaded through LazyModule. */
 export interface OrganisationSettings {
   organisationId: string;

@@ -13,38 +13,14 @@ import {
   type OrganisationSettings,
   type PricingRow,
   type Project,
+  type ProjectRow,
   type ProjectsRepository,
   type Task,
+  type TaskRow,
+  toProject,
+  toTask,
   withTimeout,
 } from './db.types';
-
-interface ProjectRow {
-  id: string;
-  organisation_id: string;
-  name: string;
-  created_at: Date;
-}
-interface TaskRow {
-  id: string;
-  organisation_id: string;
-  project_id: string;
-  title: string;
-  done: boolean;
-}
-
-const toProject = (r: ProjectRow): Project => ({
-  id: Number(r.id),
-  organisationId: r.organisation_id,
-  name: r.name,
-  createdAt: r.created_at.toISOString(),
-});
-const toTask = (r: TaskRow): Task => ({
-  id: Number(r.id),
-  organisationId: r.organisation_id,
-  projectId: Number(r.project_id),
-  title: r.title,
-  done: r.done,
-});
 
 export class PostgresProjectsRepository implements ProjectsRepository {
   readonly kind = 'postgres';

@@ -12,40 +12,16 @@ import {
   type OrganisationSettings,
   type PricingRow,
   type Project,
+  type ProjectRow,
   type ProjectsRepository,
   type Task,
+  type TaskRow,
+  toProject,
+  toTask,
   withTimeout,
 } from './db.types';
 import { sleep } from './seed';
 import type { Sqlite } from './sqlite.database';
-
-interface ProjectRow {
-  id: number;
-  organisation_id: string;
-  name: string;
-  created_at: string;
-}
-interface TaskRow {
-  id: number;
-  organisation_id: string;
-  project_id: number;
-  title: string;
-  done: number;
-}
-
-const toProject = (r: ProjectRow): Project => ({
-  id: r.id,
-  organisationId: r.organisation_id,
-  name: r.name,
-  createdAt: r.created_at,
-});
-const toTask = (r: TaskRow): Task => ({
-  id: r.id,
-  organisationId: r.organisation_id,
-  projectId: r.project_id,
-  title: r.title,
-  done: r.done === 1,
-});
 
 /** Prepared statements cached per connection (a statement belongs to one connection). */
 const statements = new WeakMap<Sqlite, Map<string, Statement>>();
