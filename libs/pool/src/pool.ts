@@ -177,6 +177,8 @@ export class Pool<T> {
   private readonly tenants = new Map<string, TenantRecord<T>>();
   /** The record `tenantRecord` returned last (always one still in `tenants`). */
   private lastRec: TenantRecord<T> | null = null;
+  /** Set while the deadline list doubles as the only queue (see `enqueue`): the one waiting tenant. */
+  private fifo: TenantRecord<T> | null = null;
   /** Round-robin cursor into the ring of tenant records that have waiters. */
   private rr: TenantRecord<T> | null = null;
   /** All waiters (waiting or preparing) ordered by deadline; one timer serves the head. */
@@ -326,13 +328,16 @@ export class Pool<T> {
     }
 
     const maxWaiting = this.o.maxWaiting;
-    if (this.pending >= maxWaiting && this.idle.length === 0 && this.pending >= maxWaiting + this.headroom()) {
+    if (
+      this.pending >= maxWaiting &&
+      this.idle.length === 0 &&
+      this.pending >= maxWaiting + this.headroom()
+    ) {
       return Promise.reject(PoolExhaustedError.create(this.name, maxWaiting, this.counts(), org));
     }
     const promise = new Promise<T>(capture);
     const w = this.newWaiter(rec, org, timeoutMs, signal);
     this.enqueue(rec, w);
-    this.linkDeadline(w);
     if (this.idle.length > 0) this.dispatchIdle();
     // Saturated (the usual reason to wait): no room to create, so skip ensureCapacity's arithmetic.
     else if (this.size + this.creating + this.destroying < this.o.max) this.ensureCapacity();
@@ -653,20 +658,60 @@ export class Pool<T> {
 
   // ---------------------------------------------------------------- waiter queues
 
+  /**
+   * Queues a new waiter and links it into the deadline list. While a single tenant (or only
+   * untenanted callers) waits, the pool lends as is (`plainLend`) and every wait arrives in deadline
+   * order, the deadline list *is* that tenant's FIFO and the queue/ring links are skipped (`fifo` mode). The first waiter that
+   * breaks this (another tenant, or an earlier deadline) moves everyone into the tenant queues, once;
+   * the pool returns to `fifo` mode only after the queue has emptied.
+   */
   private enqueue(rec: TenantRecord<T>, w: Waiter<T>): void {
     w.state = WAITING;
+    rec.size++;
+    if (this.pending++ === 0 && this.plainLend) this.fifo = rec;
+    const fifo = this.fifo;
+    if (fifo !== null) {
+      const tail = this.dlTail;
+      if (fifo === rec && (tail === null || w.deadline >= tail.deadline)) {
+        // linkDeadline at the tail, which here is also the end of the queue.
+        w.tPrev = tail;
+        w.tNext = null;
+        if (tail === null) this.dlHead = w;
+        else tail.tNext = w;
+        this.dlTail = w;
+        w.timed = true;
+        if (this.timer === undefined || w.deadline < this.timerAt) this.armTimer(w.deadline, w.enqueuedAt);
+        return;
+      }
+      this.leaveFifo();
+    }
     w.next = null;
     w.prev = rec.tail;
     if (rec.tail === null) rec.head = w;
     else rec.tail.next = w;
     rec.tail = w;
-    rec.size++;
-    this.pending++;
     if (!rec.inRing) this.ringInsert(rec);
+    this.linkDeadline(w);
+  }
+
+  /** Leaves `fifo` mode: the deadline list (all waiters of the `fifo` tenant, in order) becomes its queue. */
+  private leaveFifo(): void {
+    const rec = this.fifo!;
+    this.fifo = null;
+    for (let w = this.dlHead; w !== null; w = w.tNext) {
+      if (w.state !== WAITING || w.rec !== rec) continue;
+      w.next = null;
+      w.prev = rec.tail;
+      if (rec.tail === null) rec.head = w;
+      else rec.tail.next = w;
+      rec.tail = w;
+    }
+    if (rec.head !== null && !rec.inRing) this.ringInsert(rec);
   }
 
   /** Back to the front of its tenant's queue: a waiter whose resource failed validation/bind. */
   private requeueFront(w: Waiter<T>): void {
+    if (this.fifo !== null) this.leaveFifo(); // not reached (fifo mode needs plainLend), but safe
     const rec = w.rec;
     w.state = WAITING;
     w.prev = null;
@@ -682,17 +727,19 @@ export class Pool<T> {
     }
   }
 
+  /** Takes a waiting `w` out of its queue (it stays in the deadline list until settled). */
   private dequeue(w: Waiter<T>): void {
     const rec = w.rec;
+    // Out of the queue: being handed a resource, or about to be settled.
+    w.state = PREPARING;
+    rec.size--;
+    this.pending--;
+    if (this.fifo !== null) return;
     if (w.prev === null) rec.head = w.next;
     else w.prev.next = w.next;
     if (w.next === null) rec.tail = w.prev;
     else w.next.prev = w.prev;
     w.prev = w.next = null;
-    // Out of the queue: being handed a resource, or about to be settled.
-    w.state = PREPARING;
-    rec.size--;
-    this.pending--;
     if (rec.size === 0) this.ringRemove(rec);
   }
 
@@ -726,6 +773,13 @@ export class Pool<T> {
 
   /** Next waiter by round-robin over tenants, skipping tenants at `maxPerTenant`; dequeued. */
   private pickWaiter(): Waiter<T> | null {
+    const fifo = this.fifo;
+    if (fifo !== null) {
+      const w = this.dlHead;
+      if (w === null || fifo.held >= fifo.cap) return null;
+      this.dequeue(w);
+      return w;
+    }
     const start = this.rr;
     if (start === null) return null;
     let rec = start;
