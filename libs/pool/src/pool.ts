@@ -3,8 +3,10 @@
  * short version, from ANCHORS.md "What makes a pool fast":
  * - idle resources on a LIFO array stack; every live resource in one O(1) `Map` (the lease map);
  * - waiters in intrusive doubly-linked lists: one FIFO per tenant, tenants served round-robin,
- *   plus one list ordered by deadline that drives a single timer for all waiters;
+ *   plus one list ordered by deadline that drives a single timer for all waiters; while a single
+ *   tenant waits the deadline list alone is the queue (`fifo` mode), and served waiters are reused;
  * - the fast path (a resource is free) allocates one resolved promise, reads no clock and sets no timer;
+ *   a wait reads the precise clock at most once per run of microtasks (`nearNow`);
  * - `acquiredAt` comes from a coarse cached clock; wait/hold percentiles are sampled 1 in SAMPLE_EVERY;
  * - one unref'd maintenance interval does idle eviction, lifetime, leak detection, trend and health.
  */
