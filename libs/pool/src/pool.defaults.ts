@@ -41,6 +41,9 @@ export const MAX_TIMER_MS = 2_147_483_647;
 /** Internal sampling: 1 in N leases reads the precise clock for hold/wait percentiles. Power of two. */
 export const SAMPLE_EVERY = 8;
 
+/** Every lease is sampled until the hold window holds this many samples (exact stats on a quiet pool). */
+export const MIN_SAMPLES = 64;
+
 /**
  * Internal: how many waits may take their start time from one precise clock read, within the same
  * run of already-queued microtasks (the read is invalidated when those have run).

@@ -580,6 +580,20 @@ describe('Pool: health and events', () => {
     expect(s.acquireWaitMs.p50).toBe(0); // immediate acquires record 0 without reading a clock
     expect(s.acquireWaitMs.p99).toBeLessThan(50);
   });
+
+  it('every real wait is recorded: one 200 ms wait among immediate acquires shows in p99 and max', async () => {
+    const { pool } = mk({ max: 1 });
+    for (let i = 0; i < 20; i++) pool.release(await pool.acquire());
+    const held = await pool.acquire();
+    const waiter = pool.acquire();
+    await sleep(200);
+    pool.release(held);
+    pool.release(await waiter);
+    const s = pool.stats();
+    expect(s.acquireWaitMs.p99).toBeGreaterThanOrEqual(190);
+    expect(s.acquireWaitMs.p50).toBe(0);
+    expect(s.holdMs.p99).toBeGreaterThanOrEqual(190);
+  });
 });
 
 describe('Pool: close', () => {

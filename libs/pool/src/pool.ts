@@ -7,14 +7,14 @@
  *   tenant waits the deadline list alone is the queue (`fifo` mode), and served waiters are reused;
  * - the fast path (a resource is free) allocates one resolved promise, reads no clock and sets no timer;
  *   a wait reads the precise clock at most once per run of microtasks (`nearNow`);
- * - `acquiredAt` comes from a coarse cached clock; wait/hold percentiles are sampled 1 in SAMPLE_EVERY;
+ * - `acquiredAt` comes from a coarse cached clock; every wait is recorded, hold times are sampled 1 in SAMPLE_EVERY;
  * - one unref'd maintenance interval does idle eviction, lifetime, leak detection, trend and health.
  */
 import { Subject, type Observable } from 'rxjs';
 import { SampleWindow, TrendWindow, backoffDelay } from '@reservoir/core';
 // Deep import on purpose: the tenant barrel also exports Nest modules, the core must not load them.
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
-import { CLOCK_REUSE, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
+import { CLOCK_REUSE, MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
 import { PoolClosedError, PoolExhaustedError, PoolReleaseError, PoolTimeoutError } from './pool.errors';
 import { defaultPoolLogger } from './pool.logger';
 import { PoolMessages, type PoolCounts } from './pool.messages';
@@ -608,24 +608,35 @@ export class Pool<T> {
     slot.org = org;
     slot.rec = rec;
     slot.fresh = false;
-    slot.acquiredAt = this.clock;
     slot.stack = stack;
     slot.leakReported = false;
     rec.acquired++;
     this.acquired++;
-    // Sampled leases read the clock once here (wait end + hold start) and once on release. The
-    // interval is random (mean SAMPLE_EVERY) so it cannot alias with a periodic request pattern.
-    if (--this.sampleIn === 0) {
-      this.sampleIn = 1 + ((Math.random() * (2 * SAMPLE_EVERY - 1)) | 0);
-      const now = this.nearNow();
+    // Hold times are sampled: a sampled lease reads the clock here and once on release. The interval
+    // is random (mean SAMPLE_EVERY) so it cannot alias with a periodic request pattern; every lease
+    // is sampled until the window holds MIN_SAMPLES, so a quiet pool's percentiles are exact.
+    let now = -1;
+    if (--this.sampleIn === 0 || this.holdSamples.count < MIN_SAMPLES) {
+      if (this.sampleIn <= 0) this.sampleIn = 1 + ((Math.random() * (2 * SAMPLE_EVERY - 1)) | 0);
+      now = this.nearNow();
       this.lastSampleAt = now;
       slot.sampleStart = now;
-      const waitMs = enqueuedAt < 0 ? 0 : now - enqueuedAt;
-      this.waitSamples.record(waitMs);
-      if (org !== undefined) (rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
     } else {
       slot.sampleStart = -1;
     }
+    // Every wait is recorded: an immediate acquire costs a store of 0 (no clock read), and a caller
+    // that really waited already paid for a clock read at enqueue, so its wait is never lost to
+    // sampling (a 200 ms wait must show in p99).
+    if (enqueuedAt < 0) {
+      this.waitSamples.record(0);
+    } else {
+      if (now < 0) now = this.nearNow();
+      const waitMs = now - enqueuedAt;
+      this.waitSamples.record(waitMs);
+      if (org !== undefined) (rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
+    }
+    // Coarse clock (refreshed by any precise read above, and by the maintenance tick).
+    slot.acquiredAt = this.clock;
     if (this.subject.observed) {
       const waitMs = enqueuedAt < 0 ? 0 : performance.now() - enqueuedAt;
       this.emit({ type: 'acquire', pool: this.name, organisationId: org, waitMs });
