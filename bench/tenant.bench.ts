@@ -35,6 +35,9 @@ import { TenantContext, TenantModule } from '@reservoir/tenant';
 import { machineLine, median, writeSection } from './lib/harness';
 
 const HEADER = 'x-organisation-id';
+/** Issue 3's targets for TenantInterceptor against the bare route, per adapter. */
+const TARGETS: Record<string, { bare: number }> = { Express: { bare: 0.9 }, Fastify: { bare: 0.75 } };
+
 const CASES = [
   'bare',
   'no-op interceptor',
@@ -323,7 +326,7 @@ async function main(): Promise<void> {
       `server child pinned to core 0, autocannon to core 1 (\`taskset\`); ${rounds} interleaved rounds, a fresh server per run; medians. ` +
       'Every handler returns the 4-byte tenant id; "bare" and "no-op interceptor" return a constant. ' +
       '"no-op interceptor" (`return next.handle()`) is the floor for any interceptor-based design: Nest\'s own interceptor pipeline. ' +
-      "Other engineers were using the same 2 vCPUs during this run, so expect ±25 % noise between rounds. CPU µs/req is the server process's " +
+      "Rounds on these shared 2-vCPU machines vary by ±15–25 %, so compare medians and CPU µs per request. CPU µs/req is the server process's " +
       'user+system CPU over the measured run divided by completed requests.',
     '',
   ];
@@ -352,7 +355,19 @@ async function main(): Promise<void> {
         `| ${name} | ${fmt(m.rps)} | ${m.rounds} | ${fmt(m.p99, 1)} | ${fmt(m.cpu)} | ${(m.rps / bare.rps).toFixed(2)}× | ${(m.rps / req.rps).toFixed(2)}× | ${(m.rps / cls.rps).toFixed(2)}× |`,
       );
     }
-    sections.push('');
+    const ti = med('TenantInterceptor');
+    const floor = med('no-op interceptor');
+    const target = TARGETS[adapter];
+    const check = (label: string, ratio: number, want: number) =>
+      `- TenantInterceptor ${label}: **${ratio.toFixed(2)}×** (target ≥ ${want}×, ${ratio >= want ? 'met' : `missed by ${Math.round((1 - ratio / want) * 100)} %`})`;
+    sections.push(
+      '',
+      check('vs bare', ti.rps / bare.rps, target.bare),
+      check('vs Scope.REQUEST', ti.rps / req.rps, 1.3),
+      check('vs nestjs-cls 7', ti.rps / cls.rps, 1.3),
+      `- Floor of any interceptor design here (a no-op interceptor): ${(floor.rps / bare.rps).toFixed(2)}× bare; TenantInterceptor reaches ${(ti.rps / floor.rps).toFixed(2)}× of that floor.`,
+      '',
+    );
   }
   const text = sections.join('\n');
   console.log(text);

@@ -1,6 +1,6 @@
 /**
  * The demo's configuration, read once from the environment. Defaults live here and nowhere else;
- * docs/readme.demo.md lists every variable.
+ * README.md ("Configuration (environment variables)") lists every variable.
  */
 import { resolve } from 'node:path';
 

@@ -1,5 +1,5 @@
 /**
- * The framework-free pool core. Design notes (why each structure) are in docs/design.pool.md; the
+ * The framework-free pool core. Design notes (why each structure) are in docs/design.md ("Pool core"); the
  * short version, from ANCHORS.md "What makes a pool fast":
  * - idle resources on a LIFO array stack; every live resource in one O(1) `Map` (the lease map);
  * - waiters in intrusive doubly-linked lists: one FIFO per tenant, tenants served round-robin,
@@ -7,7 +7,7 @@
  *   tenant waits the deadline list alone is the queue (`fifo` mode), and served waiters are reused;
  * - the fast path (a resource is free) allocates one resolved promise, reads no clock and sets no timer;
  *   a wait reads the precise clock at most once per run of microtasks (`nearNow`);
- * - `acquiredAt` comes from a coarse cached clock; every wait is recorded, hold times are sampled 1 in SAMPLE_EVERY;
+ * - `acquiredAt` comes from a coarse cached clock; wait/hold percentiles are sampled 1 in SAMPLE_EVERY (all until MIN_SAMPLES);
  * - one unref'd maintenance interval does idle eviction, lifetime, leak detection, trend and health.
  */
 import { Subject, type Observable } from 'rxjs';
@@ -612,28 +612,19 @@ export class Pool<T> {
     slot.leakReported = false;
     rec.acquired++;
     this.acquired++;
-    // Hold times are sampled: a sampled lease reads the clock here and once on release. The interval
-    // is random (mean SAMPLE_EVERY) so it cannot alias with a periodic request pattern; every lease
-    // is sampled until the window holds MIN_SAMPLES, so a quiet pool's percentiles are exact.
-    let now = -1;
+    // Wait and hold times are sampled: a sampled lease reads the clock here and once on release. The
+    // interval is random (mean SAMPLE_EVERY) so it cannot alias with a periodic request pattern, and
+    // every lease is sampled until the window holds MIN_SAMPLES, so a quiet pool's stats are exact.
     if (--this.sampleIn === 0 || this.holdSamples.count < MIN_SAMPLES) {
       if (this.sampleIn <= 0) this.sampleIn = 1 + ((Math.random() * (2 * SAMPLE_EVERY - 1)) | 0);
-      now = this.nearNow();
+      const now = this.nearNow();
       this.lastSampleAt = now;
       slot.sampleStart = now;
-    } else {
-      slot.sampleStart = -1;
-    }
-    // Every wait is recorded: an immediate acquire costs a store of 0 (no clock read), and a caller
-    // that really waited already paid for a clock read at enqueue, so its wait is never lost to
-    // sampling (a 200 ms wait must show in p99).
-    if (enqueuedAt < 0) {
-      this.waitSamples.record(0);
-    } else {
-      if (now < 0) now = this.nearNow();
-      const waitMs = now - enqueuedAt;
+      const waitMs = enqueuedAt < 0 ? 0 : now - enqueuedAt;
       this.waitSamples.record(waitMs);
       if (org !== undefined) (rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
+    } else {
+      slot.sampleStart = -1;
     }
     // Coarse clock (refreshed by any precise read above, and by the maintenance tick).
     slot.acquiredAt = this.clock;
