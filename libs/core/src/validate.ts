@@ -77,7 +77,7 @@ export class OptionChecker {
     if (allowInfinity && value === Infinity) return value;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       const upper =
-        max === Number.MAX_SAFE_INTEGER ? (allowInfinity ? ' or Infinity' : '') : ` and <= ${max}`;
+        (max === Number.MAX_SAFE_INTEGER ? '' : ` and <= ${max}`) + (allowInfinity ? ' or Infinity' : '');
       throw this.fail(`${this.prefix}${key}`, value, `an integer >= ${min}${upper}`);
     }
     return value;

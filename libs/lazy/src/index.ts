@@ -24,7 +24,7 @@ export {
 export { LazyResource } from './lazy-resource.decorator';
 export { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
 export type { LazyEvent, LazyAlertKind, LazyLogger } from './lazy.events';
-export { LazyLoadError, LazyConfigError, LazyKeyError } from './lazy.errors';
+export { LazyLoadError, LazyConfigError, LazyKeyError, LazyTimeoutError } from './lazy.errors';
 // Terminus is an optional peer: the indicator loads it lazily, so this re-export is safe without it.
 export {
   LazyHealthIndicator,

@@ -1,7 +1,7 @@
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 import type { LazyEvent } from './lazy.events';
 import { LazyLoaderCore, type LazyLoaderCoreDeps } from './lazy-loader.core';
-import { LazyConfigError, LazyKeyError, LazyLoadError } from './lazy.errors';
+import { LazyConfigError, LazyKeyError, LazyLoadError, LazyTimeoutError } from './lazy.errors';
 import type { LazyModuleOptions } from './lazy.options';
 
 const GLOBAL = { tenantScoped: false } as const;
@@ -155,6 +155,27 @@ describe('LazyLoaderCore', () => {
       fn.mockResolvedValueOnce(undefined as never);
       await expect(loader.get('cfg')).resolves.toBeUndefined();
       expect(fn).toHaveBeenCalledTimes(4);
+    });
+
+    it('bounds every loader call with loadTimeoutMs: a hung loader fails, is retried, and callers settle', async () => {
+      jest.useFakeTimers();
+      const { loader } = make({ loadTimeoutMs: 1_000, retry: { attempts: 2, initialDelayMs: 10 } });
+      let calls = 0;
+      loader.register('hung', () => {
+        calls++;
+        return new Promise<number>(() => undefined); // never settles
+      });
+      const callers = Array.from({ length: 3 }, () => loader.get<number>('hung').catch((e: unknown) => e));
+      await jest.advanceTimersByTimeAsync(2_100);
+      const errors = (await Promise.all(callers)) as LazyLoadError[];
+      expect(calls).toBe(2);
+      for (const err of errors) {
+        expect(err).toBeInstanceOf(LazyLoadError);
+        expect(err.attempts).toBe(2);
+        expect(err.cause).toBeInstanceOf(LazyTimeoutError);
+        expect((err.cause as Error).message).toContain('did not settle within 1000 ms (attempt 2)');
+      }
+      expect(loader.stats('hung')).toMatchObject({ errors: 2, loads: 0 });
     });
 
     it('applies jitter through backoffDelay and stops when retryIf says no', async () => {

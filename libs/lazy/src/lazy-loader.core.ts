@@ -4,7 +4,7 @@ import { SampleWindow, TrendWindow, backoffDelay, type TrendSnapshot } from '@re
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 import { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
 import { TENANT_SEPARATOR } from './lazy.constants';
-import { LazyConfigError, LazyKeyError, LazyLoadError } from './lazy.errors';
+import { LazyConfigError, LazyKeyError, LazyLoadError, LazyTimeoutError } from './lazy.errors';
 import type { LazyAlertKind, LazyEvent, LazyLogger } from './lazy.events';
 import { LazyMessages } from './lazy.messages';
 import {
@@ -419,7 +419,7 @@ export class LazyLoaderCore {
         let value: unknown;
         let sourceVersion: unknown;
         try {
-          value = await (res.loader as (...a: unknown[]) => unknown).apply(res.thisArg, args as unknown[]);
+          value = await this.callLoader(res, args, entryKey, attempt);
           if (o.versionOf !== undefined) sourceVersion = o.versionOf(value);
         } catch (err) {
           res.errors++;
@@ -454,6 +454,39 @@ export class LazyLoaderCore {
     } finally {
       if (this.inflight.get(sk) === flight) this.inflight.delete(sk);
     }
+  }
+
+  /**
+   * One loader call, bounded by `loadTimeoutMs` (miss path only: a hit never gets here). A late
+   * result of a call that timed out is dropped; the timer is unref'd and cleared on settle.
+   */
+  private callLoader(
+    res: ResourceState,
+    args: readonly unknown[],
+    entryKey: string,
+    attempt: number,
+  ): unknown {
+    const call = (res.loader as (...a: unknown[]) => unknown).apply(res.thisArg, args as unknown[]);
+    const timeoutMs = res.options.loadTimeoutMs;
+    if (timeoutMs === Infinity || typeof (call as PromiseLike<unknown> | null)?.then !== 'function')
+      return call;
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(LazyTimeoutError.create(entryKey, timeoutMs, attempt)),
+        timeoutMs,
+      );
+      timer.unref?.();
+      (call as PromiseLike<unknown>).then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
   }
 
   private loaded(
@@ -653,7 +686,8 @@ export class LazyLoaderCore {
     }
     if (res === undefined) throw LazyKeyError.notRegistered(key);
     const explicitOrg = options?.organisationId;
-    if (!res.options.tenantScoped || (this.tenantResolver === undefined && explicitOrg === undefined)) {
+    // Without a tenant resolver the app is single-tenant (see call()): one namespace for everyone.
+    if (!res.options.tenantScoped || this.tenantResolver === undefined) {
       return { res, sk: TENANT_SEPARATOR + key, org: undefined };
     }
     const org = explicitOrg ?? this.tenantResolver?.();

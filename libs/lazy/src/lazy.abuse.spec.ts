@@ -28,7 +28,7 @@ describe('lazy abuse: module options', () => {
     [
       'unknown key',
       { ttl: 5 },
-      `Invalid lazy option "ttl" in ${M}: got 5, expected no such option; known options are ttlMs, staleAfterMs, refresh, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, maxEntries, policy, preloadConcurrency, store.`,
+      `Invalid lazy option "ttl" in ${M}: got 5, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, maxEntries, policy, preloadConcurrency, store.`,
     ],
     [
       'ttlMs 0',
@@ -117,6 +117,11 @@ describe('lazy abuse: module options', () => {
       `Invalid lazy option "required" in ${M}: got null, expected true or false.`,
     ],
     [
+      'loadTimeoutMs 0',
+      { loadTimeoutMs: 0 },
+      `Invalid lazy option "loadTimeoutMs" in ${M}: got 0, expected an integer >= 1 and <= 2147483647 or Infinity.`,
+    ],
+    [
       'versionOf',
       { versionOf: 'etag' },
       `Invalid lazy option "versionOf" in ${M}: got "etag", expected a function.`,
@@ -175,7 +180,7 @@ describe('lazy abuse: register()', () => {
     );
     expectConfig(
       () => loader.register('a', async () => 1, { key: () => 'x' } as never),
-      'Invalid lazy option "key" in LazyLoader.register("a"): got function key, expected no such option; known options are ttlMs, staleAfterMs, refresh, retry, serveStaleOnError, tenantScoped, preload, required, versionOf.',
+      'Invalid lazy option "key" in LazyLoader.register("a"): got function key, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf.',
     );
     expectConfig(
       () => loader.register('a', async () => 1, { retry: { attempts: 1.5 } }),
@@ -195,7 +200,7 @@ describe('lazy abuse: register()', () => {
   it('decorated methods: unknown keys, bad key fn, preload with parameters', () => {
     expectConfig(
       () => loader.registerMethod('Svc.m', { ttl: 1 }, async () => 1, {}),
-      'Invalid lazy option "ttl" in @LazyResource() on Svc.m: got 1, expected no such option; known options are ttlMs, staleAfterMs, refresh, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, key.',
+      'Invalid lazy option "ttl" in @LazyResource() on Svc.m: got 1, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, key.',
     );
     expectConfig(
       () => loader.registerMethod('Svc.k', { key: 'id' }, async () => 1, {}),

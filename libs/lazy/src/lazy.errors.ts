@@ -24,6 +24,26 @@ export class LazyLoadError extends ReservoirError {
 }
 
 /**
+ * One loader call did not settle within `loadTimeoutMs`. It counts as a failed attempt (retried like
+ * any other failure), and after the last attempt it is the `cause` of the `LazyLoadError`.
+ *
+ * @publicApi
+ */
+export class LazyTimeoutError extends ReservoirError {
+  constructor(
+    message: string,
+    readonly key: string,
+    readonly timeoutMs: number,
+  ) {
+    super(message);
+  }
+
+  static create(key: string, timeoutMs: number, attempt: number): LazyTimeoutError {
+    return new LazyTimeoutError(LazyMessages.loadTimedOut(key, timeoutMs, attempt), key, timeoutMs);
+  }
+}
+
+/**
  * An invalid or unknown option in `LazyModule.forRoot()`, `@LazyResource()` or
  * `LazyLoader.register()`, or a registration that cannot work. Thrown at bootstrap.
  *

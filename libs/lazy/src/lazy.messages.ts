@@ -30,6 +30,9 @@ export const LazyMessages = {
 
   invalidateTarget: 'either organisationId or allTenants, not both',
 
+  loadTimedOut: (key: string, timeoutMs: number, attempt: number): string =>
+    `Loader of lazy resource "${key}" did not settle within ${timeoutMs} ms (attempt ${attempt}). ` +
+    'Its result, if it ever arrives, is ignored. Raise loadTimeoutMs, or make the loader give up sooner.',
   loadFailed: (key: string, attempts: number, cause: unknown): string =>
     `Loading lazy resource "${key}" failed after ${attempts} attempt(s); last error: ${errorText(cause)}. ` +
     `The failure is not cached: the next call loads again. Raise retry.attempts, widen retry.retryIf, ` +

@@ -142,7 +142,7 @@ describe('LazyModule', () => {
     await mod.init();
     const loader = mod.get(LazyLoader);
     loader.register('catalog', async () => ['x'], { preload: true });
-    expect(loader.options).toBeDefined();
+    expect(loader.stats('catalog')).toMatchObject({ tenantScoped: false });
     expect(await loader.get('catalog')).toEqual(['x']);
     await mod.close();
   });

@@ -77,6 +77,13 @@ export class LazyResourceDefaults {
    * @default 'background'
    */
   refresh?: 'background' | 'blocking' = 'background';
+  /**
+   * Bound on one loader call, in ms: a call that has not settled by then counts as a failed attempt
+   * (`LazyTimeoutError`, retried like any failure), so a hung source never hangs its callers.
+   * `Infinity` disables the bound.
+   * @default 30000
+   */
+  loadTimeoutMs?: number = 30_000;
   /** Retry of failing loads; every field optional. */
   retry?: LazyRetryOptions = new LazyRetryOptions();
   /**
@@ -166,6 +173,7 @@ export interface ResolvedResourceOptions {
   ttlMs: number;
   staleAfterMs: number;
   refresh: 'background' | 'blocking';
+  loadTimeoutMs: number;
   retry: Required<LazyRetryOptions>;
   serveStaleOnError: boolean;
   tenantScoped: boolean;
@@ -219,6 +227,7 @@ function checkResourceFields(c: OptionChecker, o: Record<string, unknown>): void
   if ('ttlMs' in o) c.integer('ttlMs', o.ttlMs, 1, Number.MAX_SAFE_INTEGER, true);
   if ('staleAfterMs' in o) c.integer('staleAfterMs', o.staleAfterMs, 1, Number.MAX_SAFE_INTEGER, true);
   if ('refresh' in o) c.oneOf('refresh', o.refresh, ['background', 'blocking'] as const);
+  if ('loadTimeoutMs' in o) c.integer('loadTimeoutMs', o.loadTimeoutMs, 1, 2_147_483_647, true);
   if ('retry' in o) checkRetry(c, o.retry);
   if ('serveStaleOnError' in o) c.boolean('serveStaleOnError', o.serveStaleOnError);
   if ('tenantScoped' in o) c.boolean('tenantScoped', o.tenantScoped);
@@ -237,6 +246,7 @@ function merge(
     ttlMs: o.ttlMs ?? base.ttlMs,
     staleAfterMs: o.staleAfterMs ?? base.staleAfterMs,
     refresh: o.refresh ?? base.refresh,
+    loadTimeoutMs: o.loadTimeoutMs ?? base.loadTimeoutMs,
     retry,
     serveStaleOnError: o.serveStaleOnError ?? base.serveStaleOnError,
     // A preload runs at bootstrap, outside any tenant scope: a preloaded resource is global unless

@@ -79,6 +79,8 @@ export const PoolMessages = {
     `Pool "${pool}": factory.create succeeded again after ${failures} consecutive failures.`,
   destroyFailed: (pool: string, err: unknown): string =>
     `Pool "${pool}": factory.destroy failed (resource dropped anyway): ${errorText(err)}`,
+  hookTimedOut: (pool: string, hook: string, timeoutMs: number): string =>
+    `Pool "${pool}": ${hook} did not settle within ${timeoutMs} ms (createTimeoutMs); the resource is treated as broken and destroyed.`,
   destroyTimedOut: (pool: string, timeoutMs: number): string =>
     `Pool "${pool}": factory.destroy did not settle within ${timeoutMs} ms; counting the resource as gone.`,
   lateCreateDestroyed: (pool: string): string =>

@@ -239,6 +239,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     // only the known members are checked.
     bc.func('bind', b.bind);
     bc.func('unbind', b.unbind);
+    if (b.rebind !== undefined) bc.func('rebind', b.rebind);
     if (b.unbindOnRelease !== undefined) bc.boolean('unbindOnRelease', b.unbindOnRelease);
     tenantBinding = b as unknown as TenantBinding<T>;
   }
@@ -297,6 +298,14 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 export function checkCallTimeout(pool: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
     throw PoolConfigError.invalidOption(pool, 'timeoutMs', value, `an integer >= 0 and <= ${MAX_TIMER_MS}`);
+  }
+  return value;
+}
+
+/** Checks a per-call `organisationId` (only when the caller passed one): it becomes a tenant key and a bind argument. */
+export function checkCallTenant(pool: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw PoolConfigError.invalidOption(pool, 'organisationId', value, 'a non-empty string');
   }
   return value;
 }

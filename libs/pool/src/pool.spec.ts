@@ -214,6 +214,15 @@ describe('Pool: acquire, queueing and timeouts', () => {
     await expect(pool.acquire({ timeoutMs: -1 })).rejects.toBeInstanceOf(PoolConfigError);
   });
 
+  it('rejects an invalid per-call organisationId with PoolConfigError and leaves the pool unchanged', async () => {
+    const { pool } = mk();
+    await expect(pool.acquire({ organisationId: '' })).rejects.toThrow(
+      'Pool "test": invalid option "organisationId": given "", expected a non-empty string.',
+    );
+    await expect(pool.acquire({ organisationId: 42 as never })).rejects.toBeInstanceOf(PoolConfigError);
+    expect(pool.stats()).toMatchObject({ acquired: 0, inUse: 0, pending: 0 });
+  });
+
   it('never creates more than waiters minus creates in flight (no over-creation)', async () => {
     const factory = new FakeFactory();
     factory.createDelayMs = 30;

@@ -161,21 +161,30 @@ describe('Pool: tenant binding', () => {
     const { pool } = mk({ tenantBinding: binding, max: 3 });
     const tenants = ['A', 'B', 'C', 'D', undefined];
     let violations = 0;
+    let served = 0;
+    let handlerFailures = 0;
     await Promise.all(
       Array.from({ length: 200 }, (_, i) => {
         const org = tenants[(i * 7) % tenants.length];
         return pool
           .use(
             async (r) => {
+              served++;
               if (r.session !== org) violations++;
               await sleep(i % 3);
               if (i % 17 === 0) throw new Error('handler failure');
             },
             { organisationId: org },
           )
-          .catch(() => undefined);
+          .catch((err: unknown) => {
+            // Only the handler's own failures are expected; anything else (a timeout) fails the test.
+            if ((err as Error).message !== 'handler failure') throw err;
+            handlerFailures++;
+          });
       }),
     );
+    expect(served).toBe(200);
+    expect(handlerFailures).toBe(12);
     expect(violations).toBe(0);
   });
 });
@@ -196,7 +205,7 @@ describe('Pool: maxPerTenant and fairness', () => {
     expect(pool.stats().idle).toBe(1);
     pool.release(a1);
     await p;
-    expect(a3).toBeDefined();
+    expect(a3).toBe(a1); // the released resource goes to A's waiter
     [a2, a3!, b].forEach((r) => pool.release(r));
   });
 
@@ -255,5 +264,39 @@ describe('Pool: maxPerTenant and fairness', () => {
     const n = Object.keys(pool.stats().tenants).length;
     expect(n).toBeLessThanOrEqual(10);
     expect(pool.stats().tenants.t49).toBeDefined();
+  });
+});
+
+describe('Pool: hooks that never settle are bounded by createTimeoutMs', () => {
+  it('a hung bind destroys the resource, and the caller is served by a fresh one', async () => {
+    const binding = new FakeBinding();
+    let hang = true;
+    const bind = binding.bind.bind(binding);
+    binding.bind = (r, org) => (hang ? ((hang = false), new Promise<void>(() => undefined)) : bind(r, org));
+    const { pool, factory, logger } = mk({ max: 2, createTimeoutMs: 100, tenantBinding: binding });
+    const r = await pool.acquire({ organisationId: 'acme', timeoutMs: 2_000 });
+    expect(r.session).toBe('acme');
+    expect(factory.destroyCalls).toBe(1);
+    expect(logger.lines.some((l) => l.includes('tenantBinding.bind did not settle within 100 ms'))).toBe(
+      true,
+    );
+    pool.release(r);
+  });
+
+  it('close() with a hung unbind destroys each resource exactly once', async () => {
+    const binding = new FakeBinding(true); // unbind on release
+    const { pool, factory } = mk({
+      max: 1,
+      createTimeoutMs: 150,
+      shutdownTimeoutMs: 20,
+      tenantBinding: binding,
+    });
+    const r = await pool.acquire({ organisationId: 'acme' });
+    binding.unbind = () => new Promise<void>(() => undefined);
+    pool.release(r);
+    await pool.close();
+    await sleep(250); // past the unbind bound: its late failure must not destroy again
+    expect(factory.destroyCalls).toBe(1);
+    expect(pool.stats()).toMatchObject({ size: 0, destroyed: 1, created: 1 });
   });
 });

@@ -18,7 +18,12 @@ import { CLOCK_REUSE, MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './
 import { PoolClosedError, PoolExhaustedError, PoolReleaseError, PoolTimeoutError } from './pool.errors';
 import { defaultPoolLogger } from './pool.logger';
 import { PoolMessages, type PoolCounts } from './pool.messages';
-import { checkCallTimeout, resolvePoolOptions, type ResolvedPoolOptions } from './pool.options';
+import {
+  checkCallTenant,
+  checkCallTimeout,
+  resolvePoolOptions,
+  type ResolvedPoolOptions,
+} from './pool.options';
 import type {
   AcquireOptions,
   LeaseInfo,
@@ -295,13 +300,11 @@ export class Pool<T> {
     let timeoutMs = this.o.acquireTimeoutMs;
     let signal: AbortSignal | undefined;
     if (opts !== undefined) {
-      org = opts.organisationId;
-      if (opts.timeoutMs !== undefined) {
-        try {
-          timeoutMs = checkCallTimeout(this.name, opts.timeoutMs);
-        } catch (err) {
-          return Promise.reject(err);
-        }
+      try {
+        if (opts.organisationId !== undefined) org = checkCallTenant(this.name, opts.organisationId);
+        if (opts.timeoutMs !== undefined) timeoutMs = checkCallTimeout(this.name, opts.timeoutMs);
+      } catch (err) {
+        return Promise.reject(err);
       }
       signal = opts.signal;
       if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
@@ -993,7 +996,7 @@ export class Pool<T> {
     if (this.needsValidation(slot)) {
       let ok = false;
       try {
-        ok = (await this.factory.validate!(resource)) === true;
+        ok = (await this.bounded(this.factory.validate!(resource), 'factory.validate')) === true;
       } catch (err) {
         this.logger.warn(PoolMessages.validateFailed(this.name, err));
       }
@@ -1008,7 +1011,7 @@ export class Pool<T> {
       if (prev !== undefined && org !== undefined && binding.rebind !== undefined) {
         // One round trip instead of two; a failure leaves unknown state, so the resource goes.
         try {
-          await binding.rebind(resource, prev, org);
+          await this.bounded(binding.rebind(resource, prev, org), 'tenantBinding.rebind');
           slot.boundTenant = org;
           return undefined;
         } catch (err) {
@@ -1018,7 +1021,7 @@ export class Pool<T> {
       }
       if (prev !== undefined) {
         try {
-          await binding.unbind(resource, prev);
+          await this.bounded(binding.unbind(resource, prev), 'tenantBinding.unbind');
           slot.boundTenant = undefined;
         } catch (err) {
           this.logger.warn(PoolMessages.unbindFailed(this.name, prev, err));
@@ -1027,7 +1030,7 @@ export class Pool<T> {
       }
       if (org !== undefined) {
         try {
-          await binding.bind(resource, org);
+          await this.bounded(binding.bind(resource, org), 'tenantBinding.bind');
           slot.boundTenant = org;
         } catch (err) {
           // A half-applied bind leaves unknown session state: never reuse.
@@ -1044,14 +1047,15 @@ export class Pool<T> {
     const binding = this.binding!;
     void (async () => {
       try {
-        await binding.unbind(slot.resource, org);
+        await this.bounded(binding.unbind(slot.resource, org), 'tenantBinding.unbind');
       } catch (err) {
         this.logger.warn(PoolMessages.unbindFailed(this.name, org, err));
         void this.retire(slot, 'unbind-failed');
         return;
       }
       slot.boundTenant = undefined;
-      this.recycle(slot);
+      // close() may have force-retired the slot while the unbind ran.
+      if (slot.state !== GONE) this.recycle(slot);
     })();
   }
 
@@ -1196,6 +1200,9 @@ export class Pool<T> {
 
   /** Removes a live resource from the pool and destroys it; resolves when the destroy finished. */
   private retire(slot: Slot<T>, reason: DestroyReason): Promise<void> {
+    // Idempotent: close() force-retires busy slots, and the hook that was running on one may finish
+    // later and try to retire it again.
+    if (slot.state === GONE) return Promise.resolve();
     if (slot.state === IDLE) {
       const i = this.idle.indexOf(slot);
       if (i >= 0) this.idle.splice(i, 1);
@@ -1226,6 +1233,29 @@ export class Pool<T> {
   private trackDestroy(p: Promise<void>): void {
     this.destroys.add(p);
     void p.then(() => this.destroys.delete(p));
+  }
+
+  /**
+   * A hook's result (validate, bind, unbind, rebind), bounded by createTimeoutMs: a hung hook must not
+   * pin a slot (and with it pool capacity and close()) forever. A timeout rejects, so the caller
+   * treats the resource as broken and destroys it.
+   */
+  private bounded<V>(result: V | PromiseLike<V>, hook: string): Promise<V> {
+    if (typeof (result as PromiseLike<V> | null)?.then !== 'function') return Promise.resolve(result as V);
+    const ms = this.o.createTimeoutMs;
+    return new Promise<V>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(PoolMessages.hookTimedOut(this.name, hook, ms))), ms);
+      (result as PromiseLike<V>).then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** factory.destroy, bounded by createTimeoutMs so a hung destroy cannot pin capacity forever. Never rejects. */
