@@ -60,11 +60,15 @@ export async function startDemo(
     child.once('exit', (code, signal) => res({ code, signal })),
   );
 
+  const cleanup = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(
-      () => rej(new Error(`demo did not start within ${startTimeoutMs} ms:\n${out}`)),
-      startTimeoutMs,
-    );
+    const timer = setTimeout(() => {
+      cleanup(); // never leave a half-started demo holding a port and a data dir
+      rej(new Error(`demo did not start within ${startTimeoutMs} ms:\n${out}`));
+    }, startTimeoutMs);
     const onData = () => {
       const m = /Reservoir demo on (http:\/\/[^/\s]+)\/dashboard/.exec(out);
       if (m) {
@@ -76,6 +80,7 @@ export async function startDemo(
     child.stdout?.on('data', onData);
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
+      cleanup();
       rej(new Error(`demo exited during startup (code ${code}, signal ${signal}):\n${out}`));
     });
   });
@@ -105,7 +110,7 @@ export async function call(
   base: string,
   method: string,
   path: string,
-  opts: { org?: string; body?: unknown } = {},
+  opts: { org?: string; body?: unknown; timeoutMs?: number } = {},
 ): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = {};
   if (opts.org !== undefined) headers['x-organisation-id'] = opts.org;
@@ -113,6 +118,7 @@ export async function call(
   const res = await fetch(base + path, {
     method,
     headers,
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
     ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }),
   });
   const text = await res.text();
@@ -136,7 +142,16 @@ export async function waitFor<T>(
   let last: unknown;
   for (;;) {
     try {
-      const v = await fn();
+      // Bounded even when fn() itself hangs: it gets what is left of the deadline (at least 1 s).
+      const v = await Promise.race([
+        fn(),
+        new Promise<never>((_, rej) =>
+          setTimeout(
+            () => rej(new Error('attempt timed out')),
+            Math.max(1_000, deadline - Date.now()),
+          ).unref(),
+        ),
+      ]);
       if (v) return v as T;
       last = v;
     } catch (err) {

@@ -205,8 +205,20 @@ describe('TenantInterceptor on a WebSocket gateway (platform-ws)', () => {
   const inbox: Array<{ event: string; data: Record<string, unknown> }> = [];
   const waiters: Array<() => void> = [];
 
+  /** The next message, or a clear failure after 5 s (never an unbounded wait). */
   const next = async () => {
-    while (inbox.length === 0) await new Promise<void>((r) => waiters.push(r));
+    const deadline = Date.now() + 5_000;
+    while (inbox.length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('no WebSocket message within 5 s');
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
     return inbox.shift()!;
   };
   const send = (event: string, data: unknown) => ws.send(JSON.stringify({ event, data }));

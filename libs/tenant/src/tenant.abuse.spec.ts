@@ -209,6 +209,12 @@ describe('tenant abuse: resolve() on RPC and WS (transport error types)', () => 
       'TENANT_INVALID',
       `Invalid tenant: ${RES} must be a string, got {"id":"a"}.`,
     ],
+    [
+      { org: { x: '\u202eevil\u2028' } },
+      'not-a-string',
+      'TENANT_INVALID',
+      `Invalid tenant: ${RES} must be a string, got {"x":"\\u202eevil\\u2028"}.`,
+    ],
   ])('RPC %j → RpcException %s', (payload, problem, code, message) => {
     const err = rejection(() => interceptor({ resolve }).intercept(transportContext('rpc', payload), next));
     expect(err).toBeInstanceOf(RpcException);

@@ -24,10 +24,12 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
  */
 export function escapeTenantValue(value: string): string {
   const cut = value.length > MAX_ECHO ? `${value.slice(0, MAX_ECHO)}...` : value;
-  return JSON.stringify(cut).replace(
-    /[^\x20-\x7e]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return asciiOnly(JSON.stringify(cut));
+}
+
+/** Writes every character outside printable ASCII as `\uXXXX`. */
+function asciiOnly(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export const TenantMessages = {
@@ -41,7 +43,7 @@ export const TenantMessages = {
     `Tenant required: no tenant scope is active. Call this inside a request handled by ` +
     `TenantInterceptor, or wrap the work in TenantContext.run(organisationId, fn).`,
   notAString: (source: string, value: unknown) =>
-    `Invalid tenant: ${source} must be a string, got ${describeValue(value)}.`,
+    `Invalid tenant: ${source} must be a string, got ${asciiOnly(describeValue(value))}.`,
   list: (source: string, value: unknown) =>
     `Invalid tenant: ${source} was given more than once or as a list ` +
     `(${Array.isArray(value) ? plural(value.length, 'value') : escapeTenantValue(String(value))}). ` +
