@@ -252,6 +252,16 @@ describe.each(['sqlite', 'postgres'] as const)('demo app on %s (e2e, built app o
     await waitFor(async () => !(await get('/demo/load')).body.running, 5000, 'the clamped run to end');
   });
 
+  it('rejects unknown or non-numeric load parameters with a 400 that names them', async () => {
+    const typo = await call(app.url, 'POST', '/demo/load', { body: { concurency: 64 } });
+    expect(typo.status).toBe(400);
+    expect(typo.body.message).toContain('unknown load parameter "concurency"');
+    const text = await call(app.url, 'POST', '/demo/load', { body: { concurrency: 'lots' } });
+    expect(text.status).toBe(400);
+    expect(text.body.message).toBe('load parameter "concurrency" must be a finite number, got "lots"');
+    expect((await get('/demo/load')).body.running).toBe(false);
+  });
+
   if (db === 'sqlite') {
     it('the dashboard stream replays only what a reconnecting client missed (Last-Event-ID)', async () => {
       const first = await readFirstEvent(app.url, undefined);

@@ -88,6 +88,8 @@ export interface LazyResourceStats extends LazyCounters {
   lastError: string | undefined;
   /** Clock time of the last successful load. */
   lastSuccessAt: number | undefined;
+  /** Highest version any entry of this resource has reached (over all tenants and arguments); 0 before a load. */
+  latestVersion: number;
   /** Clock time since which stale values are served without a successful load; undefined when fresh. */
   staleServingSince: number | undefined;
 }
@@ -122,6 +124,7 @@ export class ResourceState {
   consecutiveFailures = 0;
   lastError: unknown = undefined;
   lastSuccessAt: number | undefined = undefined;
+  latestVersion = 0;
   staleServingSince: number | undefined = undefined;
   preloadState: 'none' | 'pending' | 'done' | 'failed';
   readonly loadTimes = new SampleWindow(512);
@@ -524,6 +527,7 @@ export class LazyLoaderCore {
       expiresAt: now + o.ttlMs,
       sourceVersion,
     };
+    if (entry.version > res.latestVersion) res.latestVersion = entry.version;
     if (cur !== undefined && o.versionOf !== undefined && !Object.is(cur.sourceVersion, sourceVersion)) {
       res.drifts++;
       this.alert(
@@ -886,6 +890,7 @@ export class LazyLoaderCore {
       lastError:
         res.lastError === undefined ? undefined : String((res.lastError as Error)?.message ?? res.lastError),
       lastSuccessAt: res.lastSuccessAt,
+      latestVersion: res.latestVersion,
       staleServingSince: res.staleServingSince,
     };
   }

@@ -122,7 +122,7 @@ describe('LazyModule', () => {
     expect(loader.version('settings')).toBe(1);
     expect(await loader.reload('settings')).toEqual({ theme: 'dark', n: 2 });
     expect(loader.version('settings')).toBe(2);
-    expect(loader.stats('settings')).toMatchObject({ hits: 1, misses: 1, loads: 2 });
+    expect(loader.stats('settings')).toMatchObject({ hits: 1, misses: 1, loads: 2, latestVersion: 2 });
     await mod.close();
   });
 

@@ -82,7 +82,6 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
   /** Changes on every start, so a browser that reconnects to a restarted server starts over. */
   readonly boot = randomBytes(4).toString('hex');
   private readonly history: DashboardPoint[] = [];
-  private readonly versions = new Map<string, number>();
   private seq = 0;
   private latest?: DashboardSample;
   private readonly subscriptions: Subscription[] = [];
@@ -95,14 +94,7 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.subscriptions.push(
-      this.lazy.events$.subscribe((e) => {
-        if (e.type === 'load' && e.version > (this.versions.get(e.resource) ?? 0)) {
-          this.versions.set(e.resource, e.version);
-        }
-      }),
-      interval(SAMPLE_INTERVAL_MS).subscribe(() => this.sample()),
-    );
+    this.subscriptions.push(interval(SAMPLE_INTERVAL_MS).subscribe(() => this.sample()));
     this.sample();
   }
 
@@ -175,7 +167,7 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
           loads: r.loads,
           lastLoadMs: round(r.loadTime.lastMs),
           p95LoadMs: round(r.loadTime.p95Ms),
-          version: this.versions.get(r.resource) ?? null,
+          version: r.latestVersion > 0 ? r.latestVersion : null,
         })),
       },
       load: this.load.current(),

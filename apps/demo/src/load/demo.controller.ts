@@ -19,7 +19,7 @@ import {
 } from '@nestjs/common';
 import { SkipTenant } from '@reservoir/tenant';
 import { DemoLeases } from './demo-leases.service';
-import { type LoadParams, LoadService } from './load.service';
+import { LOAD_LIMITS, type LoadParams, LoadService } from './load.service';
 
 @SkipTenant()
 @Controller('demo')
@@ -34,6 +34,19 @@ export class DemoController {
   startLoad(@Body() body: Partial<Record<keyof LoadParams, unknown>> | undefined) {
     if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
       throw new BadRequestException('body must be a JSON object');
+    }
+    // Out-of-range numbers are clamped (documented); a typo or a non-number is an error, not a default.
+    for (const [key, value] of Object.entries(body ?? {})) {
+      if (!(key in LOAD_LIMITS)) {
+        throw new BadRequestException(
+          `unknown load parameter "${key}"; known: ${Object.keys(LOAD_LIMITS).join(', ')}`,
+        );
+      }
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new BadRequestException(
+          `load parameter "${key}" must be a finite number, got ${JSON.stringify(value)}`,
+        );
+      }
     }
     return this.load.start(body ?? {});
   }
