@@ -4,3 +4,4 @@ export { backoffDelay, type BackoffOptions } from './backoff';
 export { SampleWindow, TrendWindow, type TrendDirection, type TrendSnapshot } from './window';
 // Terminus is an optional peer: the reporter loads it lazily, so this re-export is safe without it.
 export { TerminusReporter, type HealthGrade } from './terminus';
+export { withDeadline } from './deadline';

@@ -1,5 +1,5 @@
 import { type Observable, Subject } from 'rxjs';
-import { SampleWindow, TrendWindow, backoffDelay, type TrendSnapshot } from '@reservoir/core';
+import { SampleWindow, TrendWindow, backoffDelay, withDeadline, type TrendSnapshot } from '@reservoir/core';
 // The errors file only, not the tenant barrel: the core stays free of Nest.
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 import { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
@@ -471,25 +471,8 @@ export class LazyLoaderCore {
   ): unknown {
     const call = (res.loader as (...a: unknown[]) => unknown).apply(res.thisArg, args as unknown[]);
     const timeoutMs = res.options.loadTimeoutMs;
-    if (timeoutMs === Infinity || typeof (call as PromiseLike<unknown> | null)?.then !== 'function')
-      return call;
-    return new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(LazyTimeoutError.create(entryKey, timeoutMs, attempt)),
-        timeoutMs,
-      );
-      timer.unref?.();
-      (call as PromiseLike<unknown>).then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
+    if (timeoutMs === Infinity) return call;
+    return withDeadline(call, timeoutMs, () => LazyTimeoutError.create(entryKey, timeoutMs, attempt));
   }
 
   private loaded(

@@ -11,7 +11,7 @@
  * - one unref'd maintenance interval does idle eviction, lifetime, leak detection, trend and health.
  */
 import { Subject, type Observable } from 'rxjs';
-import { SampleWindow, TrendWindow, backoffDelay } from '@reservoir/core';
+import { SampleWindow, TrendWindow, backoffDelay, withDeadline } from '@reservoir/core';
 // Deep import on purpose: the tenant barrel also exports Nest modules, the core must not load them.
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 import { CLOCK_REUSE, MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
@@ -1241,21 +1241,8 @@ export class Pool<T> {
    * treats the resource as broken and destroys it.
    */
   private bounded<V>(result: V | PromiseLike<V>, hook: string): Promise<V> {
-    if (typeof (result as PromiseLike<V> | null)?.then !== 'function') return Promise.resolve(result as V);
     const ms = this.o.createTimeoutMs;
-    return new Promise<V>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(PoolMessages.hookTimedOut(this.name, hook, ms))), ms);
-      (result as PromiseLike<V>).then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+    return withDeadline(result, ms, () => new Error(PoolMessages.hookTimedOut(this.name, hook, ms)));
   }
 
   /** factory.destroy, bounded by createTimeoutMs so a hung destroy cannot pin capacity forever. Never rejects. */
@@ -1267,24 +1254,18 @@ export class Pool<T> {
       this.logger.warn(PoolMessages.destroyFailed(this.name, err));
       return Promise.resolve();
     }
-    if (r === undefined || typeof (r as Promise<void>).then !== 'function') return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.logger.warn(PoolMessages.destroyTimedOut(this.name, this.o.createTimeoutMs));
-        resolve();
-      }, this.o.createTimeoutMs);
-      (r as Promise<void>).then(
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          this.logger.warn(PoolMessages.destroyFailed(this.name, err));
-          resolve();
-        },
-      );
-    });
+    const ms = this.o.createTimeoutMs;
+    const timedOut = new Error('destroy timed out');
+    return withDeadline(r, ms, () => timedOut).then(
+      () => undefined,
+      (err: unknown) => {
+        this.logger.warn(
+          err === timedOut
+            ? PoolMessages.destroyTimedOut(this.name, ms)
+            : PoolMessages.destroyFailed(this.name, err),
+        );
+      },
+    );
   }
 
   // ---------------------------------------------------------------- maintenance, health, close
