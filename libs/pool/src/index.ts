@@ -20,6 +20,7 @@ export {
   type PgTenantBindingOptions,
 } from './pg-tenant-binding';
 export { pgClientFactory, type PgClientConfig, type PgClientFactoryOptions } from './pg-client-factory';
+export { isPgConnectionError } from './pg-errors';
 // Nest layer (PoolModule, registry, health indicator)
 export { PoolModule } from './pool.module';
 export type { PoolModuleOptions, PoolModuleExtras, PoolModuleAsyncOptions } from './pool.module-definition';
