@@ -52,7 +52,7 @@ describe('extractBlocks', () => {
         'await x;',
         '```',
         '```ts',
-        '// docs-check: boot module=AppModule pg-env=A_URL,B_URL get=/health=200,/x=400',
+        '// docs-check: boot module=AppModule pg-env=A_URL,B_URL get=/health=200,/x@acme=400',
         'export class AppModule {}',
         '```',
       ),
@@ -66,7 +66,7 @@ describe('extractBlocks', () => {
       pgEnv: ['A_URL', 'B_URL'],
       get: [
         { path: '/health', status: 200 },
-        { path: '/x', status: 400 },
+        { path: '/x', organisationId: 'acme', status: 400 },
       ],
     });
   });
@@ -110,7 +110,7 @@ describe('parseMarker', () => {
     ['fragment wrapper=loop', 'wrapper must be one of none, async-fn, class-body, got "loop"'],
     ['boot fragment wrapper=async-fn', 'a boot block must be a full module, not a fragment'],
     ['get=/health=200', 'module=, pg-env= and get= only apply to a boot block'],
-    ['boot get=/health', 'get must look like get=/path=200, got "/health"'],
+    ['boot get=/health', 'get must look like get=/path=200 or get=/path@org=200, got "/health"'],
     ['boot pg-env=lower', 'pg-env must be a comma list of env var names, got "lower"'],
     ['boot=yes', '"boot" takes no value, got "boot=yes"'],
   ])('rejects %s', (text, message) => {

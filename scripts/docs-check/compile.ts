@@ -81,8 +81,11 @@ export function checkDocs(root: string, sources: MarkdownSource[]): DocsCheckRes
 
   const options = docsCompilerOptions(root);
   const host = ts.createCompilerHost(options, true);
-  const { getSourceFile, fileExists, readFile } = host;
+  const { getSourceFile, fileExists, readFile, directoryExists } = host;
+  const virtualDirs = new Set([...virtual.keys()].map((f) => path.dirname(f)));
   host.fileExists = (f) => virtual.has(path.resolve(f)) || fileExists.call(host, f);
+  // Relative imports between blocks are only tried when their directory "exists".
+  host.directoryExists = (d) => virtualDirs.has(path.resolve(d)) || (directoryExists?.call(host, d) ?? true);
   host.readFile = (f) => virtual.get(path.resolve(f))?.module.text ?? readFile.call(host, f);
   host.getSourceFile = (f, lang, onError, create) => {
     const v = virtual.get(path.resolve(f));

@@ -6,11 +6,15 @@
  * above the fence as `<!-- docs-check: ... -->`, or on the block's first line as `// docs-check: ...`:
  *   fragment wrapper=async-fn   statements, compiled inside `export async function docsExample()`
  *   fragment wrapper=class-body class members, compiled inside `export class DocsExample`
- *   boot                        the block is an app: the boot test starts its last exported @Module()
+ *   boot                        the block is an app: test/docs-examples.e2e-spec.ts starts its exported
+ *                               `AppModule` (or its only exported @Module()), listens on port 0, closes
  *   module=Name                 boot this exported module instead
  *   pg-env=A,B                  env vars the boot test points at a fresh PostgreSQL database
  *                               (default DATABASE_URL)
- *   get=/path=200               after listen, GET /path and expect that status (repeatable, comma list)
+ *   file=app.module.ts          the block's file name, so another block of the same Markdown file can
+ *                               `import { AppModule } from './app.module'`
+ *   get=/path=200               after listen, GET /path and expect that status; `/path@acme=200` sends
+ *                               `x-organisation-id: acme`. A comma list, or repeat the token
  * Leading `import` declarations of a fragment stay at module level, so a fragment can say what it uses.
  */
 import * as ts from 'typescript';
@@ -20,6 +24,8 @@ export type Wrapper = (typeof WRAPPERS)[number];
 
 export interface BootCheck {
   path: string;
+  /** Sent as `x-organisation-id` when given. */
+  organisationId?: string;
   status: number;
 }
 
@@ -32,6 +38,8 @@ export interface DocsMarker {
   /** Environment variables that get a PostgreSQL URL before the block is loaded. */
   pgEnv: string[];
   get: BootCheck[];
+  /** File name other blocks of the same Markdown file import it by (`./app.module`). */
+  file?: string;
 }
 
 export interface DocBlock {
@@ -95,6 +103,11 @@ export function parseMarker(text: string, file = '<markdown>', line = 0): DocsMa
           fail(`module must be a class name, got "${value ?? ''}"`);
         marker.module = value;
         break;
+      case 'file':
+        if (!value || !/^[A-Za-z0-9_-][\w.-]*\.ts$/.test(value) || value.endsWith('.d.ts'))
+          fail(`file must be a plain .ts file name such as app.module.ts, got "${value ?? ''}"`);
+        marker.file = value;
+        break;
       case 'pg-env':
         if (!value || !value.split(',').every((v) => /^[A-Z_][A-Z0-9_]*$/.test(v)))
           fail(`pg-env must be a comma list of env var names, got "${value ?? ''}"`);
@@ -103,13 +116,17 @@ export function parseMarker(text: string, file = '<markdown>', line = 0): DocsMa
         break;
       case 'get':
         for (const item of (value ?? '').split(',')) {
-          const m = /^(\/\S*)=(\d{3})$/.exec(item);
-          if (!m) fail(`get must look like get=/path=200, got "${item}"`);
-          marker.get.push({ path: m![1], status: Number(m![2]) });
+          const m = /^(\/[^\s=@]*)(?:@([A-Za-z0-9_-]+))?=(\d{3})$/.exec(item);
+          if (!m) fail(`get must look like get=/path=200 or get=/path@org=200, got "${item}"`);
+          const check: BootCheck = { path: m![1], status: Number(m![3]) };
+          if (m![2] !== undefined) check.organisationId = m![2];
+          marker.get.push(check);
         }
         break;
       default:
-        fail(`unknown token "${token}"; allowed: fragment, wrapper=…, boot, module=…, pg-env=…, get=…`);
+        fail(
+          `unknown token "${token}"; allowed: fragment, wrapper=…, boot, module=…, pg-env=…, get=…, file=…`,
+        );
     }
   }
   if (marker.fragment && marker.wrapper === 'none')
@@ -158,6 +175,18 @@ export function extractBlocks(
       }
     }
     i = end;
+  }
+  const named = new Map<string, number>();
+  for (const b of blocks) {
+    if (!b.marker.file) continue;
+    const first = named.get(b.marker.file);
+    if (first !== undefined)
+      problems.push({
+        file,
+        line: b.line,
+        message: `file=${b.marker.file} is already used by the block at line ${first}`,
+      });
+    else named.set(b.marker.file, b.line);
   }
   return { blocks, problems };
 }
@@ -223,7 +252,10 @@ export function importLines(code: string): number {
   return line + 1;
 }
 
-/** A file name for a block that is unique per file and line, and safe as a path segment. */
+/**
+ * Where a block lives, relative to the check's directory: one directory per Markdown file (so blocks of
+ * one file can import each other by their `file=` names), then the given name or `L<line>.ts`.
+ */
 export function blockFileName(block: DocBlock): string {
-  return `${block.file.replace(/[^A-Za-z0-9]+/g, '_')}_L${block.line}.ts`;
+  return `${block.file.replace(/[^A-Za-z0-9]+/g, '_')}/${block.marker.file ?? `L${block.line}.ts`}`;
 }
