@@ -35,7 +35,7 @@ import { TenantContext, TenantModule } from '@reservoir/tenant';
 import { machineLine, median, writeSection } from './lib/harness';
 
 const HEADER = 'x-organisation-id';
-/** Issue 3's targets for TenantInterceptor against the bare route, per adapter. */
+/** The targets for TenantInterceptor against the bare route, per adapter. */
 const TARGETS: Record<string, { bare: number }> = { Express: { bare: 0.9 }, Fastify: { bare: 0.75 } };
 
 const CASES = [
@@ -85,7 +85,7 @@ class NoopController {
   }
 }
 
-/** The design the issue calls naive: wrap the handler's Observable in als.run on subscribe. */
+/** The naive design: wrap the handler's Observable in als.run on subscribe. */
 const naiveStore = new AsyncLocalStorage<string>();
 @Injectable()
 class NaiveAlsInterceptor implements NestInterceptor {

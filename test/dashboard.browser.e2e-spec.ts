@@ -1,5 +1,5 @@
 /**
- * Real browser test of /dashboard (issue 5): Debian's headless Chromium driven by playwright-core,
+ * Real browser test of /dashboard: Debian's headless Chromium driven by playwright-core,
  * against the BUILT demo on its embedded SQLite database. Saves docs/dashboard.png for the README.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * e2e (issue 5) against the BUILT demo over HTTP, once on the embedded SQLite database and once on
+ * e2e against the BUILT demo over HTTP, once on the embedded SQLite database and once on
  * PostgreSQL (a fresh database from createTestDatabase, with RLS): health transitions, tenant
  * isolation, lazy versions, /metrics (promtool-clean and moving under load), and SIGTERM with
  * requests in flight.

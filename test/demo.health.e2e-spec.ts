@@ -1,5 +1,5 @@
 /**
- * e2e (issue 2): the demo's /health answers 200 ok, 200 degraded at 70 %, 503 at 100 %, and 200 ok
+ * e2e: the demo's /health answers 200 ok, 200 degraded at 70 %, 503 at 100 %, and 200 ok
  * again after release. Runs on Nest 12 + Terminus 12 and on Nest 11 + Terminus 11.1 (where the
  * DEGRADED state is reported as `ok` with `state: 'DEGRADED'`, since 11.1 has no degraded status).
  */

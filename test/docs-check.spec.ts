@@ -52,7 +52,7 @@ describe('extractBlocks', () => {
         'await x;',
         '```',
         '```ts',
-        '// docs-check: boot module=AppModule pg-env=A_URL,B_URL get=/health=200,/x@acme=400',
+        '// docs-check: boot module=AppModule pg-env=A_URL,B_URL get=/health=200,/x@acme=400~"code":"TENANT_INVALID"',
         'export class AppModule {}',
         '```',
       ),
@@ -66,7 +66,7 @@ describe('extractBlocks', () => {
       pgEnv: ['A_URL', 'B_URL'],
       get: [
         { path: '/health', status: 200 },
-        { path: '/x', organisationId: 'acme', status: 400 },
+        { path: '/x', organisationId: 'acme', status: 400, bodyContains: '"code":"TENANT_INVALID"' },
       ],
     });
   });
@@ -97,7 +97,7 @@ describe('extractBlocks', () => {
     );
     expect(blocks).toEqual([]);
     expect(problems.map(formatProblem)).toEqual([
-      'y.md:1 docs-check marker: unknown token "fragmnet"; allowed: fragment, wrapper=…, boot, module=…, pg-env=…, get=…',
+      'y.md:1 docs-check marker: unknown token "fragmnet"; allowed: fragment, wrapper=…, boot, module=…, pg-env=…, get=…, file=…',
       'y.md:6 docs-check marker: a fragment must name its wrapper (wrapper=async-fn|class-body)',
       'y.md:9 unclosed ``` fence',
     ]);
@@ -110,7 +110,7 @@ describe('parseMarker', () => {
     ['fragment wrapper=loop', 'wrapper must be one of none, async-fn, class-body, got "loop"'],
     ['boot fragment wrapper=async-fn', 'a boot block must be a full module, not a fragment'],
     ['get=/health=200', 'module=, pg-env= and get= only apply to a boot block'],
-    ['boot get=/health', 'get must look like get=/path=200 or get=/path@org=200, got "/health"'],
+    ['boot get=/health', 'get must look like get=/path=200, /path@org=200 or /path=200~text, got "/health"'],
     ['boot pg-env=lower', 'pg-env must be a comma list of env var names, got "lower"'],
     ['boot=yes', '"boot" takes no value, got "boot=yes"'],
   ])('rejects %s', (text, message) => {
@@ -193,5 +193,40 @@ describe('checkDocs (real tsc, project options)', () => {
     ]);
     expect(problems[0].message).toContain("Class 'Later' used before its declaration");
     expect(problems[2].column).toBe(7);
+  }, 60_000);
+});
+
+describe('blocks that import each other by file= name', () => {
+  const root = path.resolve(__dirname, '..');
+
+  it('puts them in one directory per Markdown file and rejects a name used twice', () => {
+    const text = md(
+      '<!-- docs-check: file=app.module.ts -->', // 1
+      '```ts', //                                  2
+      'export class AppModule {}', //              3
+      '```', //                                    4
+      '```ts', //                                  5
+      "import { AppModule } from './app.module';", // 6
+      'export const m: AppModule = new AppModule();', // 7
+      '```', //                                    8
+      '```ts', //                                  9
+      "import { Missing } from './app.module';", // 10
+      'export const x = Missing;', //              11
+      '```', //                                    12
+      '<!-- docs-check: file=app.module.ts -->', // 13
+      '```ts', //                                  14
+      'export {};', //                             15
+      '```', //                                    16
+    );
+    const extracted = extractBlocks('docs/two.md', text);
+    expect(extracted.problems.map(formatProblem)).toEqual([
+      'docs/two.md:15 file=app.module.ts is already used by the block at line 3',
+    ]);
+    const { problems } = checkDocs(root, [
+      { file: 'docs/two.md', text: text.split('\n').slice(0, 12).join('\n') },
+    ]);
+    expect(problems.map((p) => `${p.file}:${p.line} ${p.message}`)).toEqual([
+      `docs/two.md:10 TS2305: Module '"./app.module"' has no exported member 'Missing'.`,
+    ]);
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 /**
- * Integration: the pool against REAL PostgreSQL, pooling `pg.Client`s (issue 2). Each test uses
+ * Integration: the pool against REAL PostgreSQL, pooling `pg.Client`s. Each test uses
  * its own `application_name`, so `pg_stat_activity` shows exactly its backends.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';

@@ -1,5 +1,5 @@
 /**
- * The proof (issue 3): tenant isolation through the pool, checked by PostgreSQL row-level security.
+ * The proof: tenant isolation through the pool, checked by PostgreSQL row-level security.
  *
  * A Nest app with TenantModule + PoolModule (max 5, pgTenantBinding) serves tenant-scoped reads and
  * writes. Tens of thousands of randomized concurrent requests from many tenants run against it while

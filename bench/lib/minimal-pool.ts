@@ -1,5 +1,5 @@
 /**
- * "The practical limit" from ANCHORS.md: an array stack of idle resources and a ring buffer of
+ * "The practical limit" (docs/design.md "Facts we rely on"): an array stack of idle resources and a ring buffer of
  * waiting resolvers. No timeouts, no stats, no validation: only the cost of handing resources out.
  */
 export class MinimalPool<T> {

@@ -14,7 +14,8 @@
  *   file=app.module.ts          the block's file name, so another block of the same Markdown file can
  *                               `import { AppModule } from './app.module'`
  *   get=/path=200               after listen, GET /path and expect that status; `/path@acme=200` sends
- *                               `x-organisation-id: acme`. A comma list, or repeat the token
+ *                               `x-organisation-id: acme`; `/path=200~text` also expects `text` in the
+ *                               body. A comma list, or repeat the token
  * Leading `import` declarations of a fragment stay at module level, so a fragment can say what it uses.
  */
 import * as ts from 'typescript';
@@ -27,6 +28,8 @@ export interface BootCheck {
   /** Sent as `x-organisation-id` when given. */
   organisationId?: string;
   status: number;
+  /** Text the response body must contain (no spaces or commas). */
+  bodyContains?: string;
 }
 
 export interface DocsMarker {
@@ -116,10 +119,11 @@ export function parseMarker(text: string, file = '<markdown>', line = 0): DocsMa
         break;
       case 'get':
         for (const item of (value ?? '').split(',')) {
-          const m = /^(\/[^\s=@]*)(?:@([A-Za-z0-9_-]+))?=(\d{3})$/.exec(item);
-          if (!m) fail(`get must look like get=/path=200 or get=/path@org=200, got "${item}"`);
+          const m = /^(\/[^\s=@~]*)(?:@([A-Za-z0-9_-]+))?=(\d{3})(?:~(\S+))?$/.exec(item);
+          if (!m) fail(`get must look like get=/path=200, /path@org=200 or /path=200~text, got "${item}"`);
           const check: BootCheck = { path: m![1], status: Number(m![3]) };
           if (m![2] !== undefined) check.organisationId = m![2];
+          if (m![4] !== undefined) check.bodyContains = m![4];
           marker.get.push(check);
         }
         break;

@@ -1,6 +1,6 @@
 /**
  * The framework-free pool core. Design notes (why each structure) are in docs/design.md ("Pool core"); the
- * short version, from ANCHORS.md "What makes a pool fast":
+ * short version, from docs/design.md "Facts we rely on" (what makes a pool fast):
  * - idle resources on a LIFO array stack; every live resource in one O(1) `Map` (the lease map);
  * - waiters in intrusive doubly-linked lists: one FIFO per tenant, tenants served round-robin,
  *   plus one list ordered by deadline that drives a single timer for all waiters; while a single
@@ -310,7 +310,7 @@ export class Pool<T> {
       if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     }
     if (org === undefined) {
-      // Only a configured resolver is consulted: no tenant features, no cost (ANCHORS.md: +26 %).
+      // Only a configured resolver is consulted: no tenant features, no cost (docs/design.md "Facts we rely on": +26 %).
       if (this.resolver !== undefined) org = this.resolver();
       if (org === undefined && this.o.requireTenant) {
         return Promise.reject(new TenantRequiredError(PoolMessages.tenantRequired(this.name)));
@@ -1064,7 +1064,7 @@ export class Pool<T> {
   private ensureCapacity(): void {
     if (this.closed || this.backoffTimer !== undefined) return;
     let want = this.o.min - this.size - this.creating;
-    // Never more creates than waiters not already covered by one (ANCHORS.md); none while idle
+    // Never more creates than waiters not already covered by one (docs/design.md "Facts we rely on"); none while idle
     // resources exist, since then every waiter is held back by its tenant cap, not by capacity.
     if (this.idle.length === 0) {
       const forWaiters = this.pending - this.creating;
