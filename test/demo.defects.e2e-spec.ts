@@ -156,6 +156,9 @@ describe.each(['sqlite', 'postgres'] as const)('demo defects on %s (built app ov
       // The load's only tenant (acme) holds at most its cap; the rest of the pool stays available.
       expect(health.body.details.pool.inUse).toBe(5);
       expect(health.body.details.pool.max).toBe(10);
+      // The dashboard shows the cap next to the per-organisation shares.
+      const dash = await req('GET', '/dashboard/snapshot');
+      expect(dash.body.snapshot.main).toMatchObject({ maxPerTenant: 5, max: 10 });
       for (const org of ['globex', 'initech', 'umbrella']) {
         const t0 = Date.now();
         const res = await req('GET', '/projects', org);
