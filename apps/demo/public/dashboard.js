@@ -215,6 +215,10 @@
         reasons.appendChild(li);
       });
       renderTenants(m.tenants);
+      text(
+        $('tenant-cap'),
+        'each organisation holds at most ' + m.maxPerTenant + ' of ' + m.max + ' connections (maxPerTenant)',
+      );
     }
     renderLazy(s.lazy);
     renderPools(s.pools);

@@ -1,8 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LazyHealthIndicator, LazyModule } from '@reservoir/lazy';
 import { ReservoirMetricsModule } from '@reservoir/metrics';
-import { PoolHealthIndicator } from '@reservoir/pool';
+import { PoolExceptionFilter, PoolHealthIndicator } from '@reservoir/pool';
 import { TenantModule } from '@reservoir/tenant';
 import { DEMO_CONFIG, type DemoConfig, loadConfig } from './config';
 import { DashboardController } from './dashboard/dashboard.controller';
@@ -23,6 +24,7 @@ import { PricingService, TenantSettingsService } from './settings/lazy-resources
  * - LazyModule: per-tenant settings/flags and a slow, preloaded pricing table, with versions.
  * - ReservoirMetricsModule: Prometheus /metrics for the pools and the lazy loader.
  * - Terminus /health, the live /dashboard, and POST /demo/load.
+ * - PoolExceptionFilter (global): pool saturation and lost connections answer 503 + Retry-After.
  */
 @Module({})
 export class AppModule {
@@ -42,6 +44,8 @@ export class AppModule {
       controllers: [HealthController, ProjectsController, DemoController, DashboardController],
       providers: [
         { provide: DEMO_CONFIG, useValue: config },
+        // A saturated pool or a lost database connection is a 503 with Retry-After, not a 500.
+        { provide: APP_FILTER, useClass: PoolExceptionFilter },
         PoolHealthIndicator,
         LazyHealthIndicator,
         TenantSettingsService,

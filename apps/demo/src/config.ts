@@ -17,6 +17,13 @@ export interface DemoConfig {
   dataDir: string;
   /** Max connections of the main pool ('db'). env DB_POOL_MAX @default 10 */
   poolMax: number;
+  /**
+   * Cap on the main pool's connections one organisation holds at once (`maxPerTenant`), so one slow
+   * tenant cannot take the whole pool: its extra requests queue behind its own, and other tenants
+   * are still served. Half the pool, so two busy tenants can still fill it (and /health reports the
+   * saturation). env DB_POOL_MAX_PER_TENANT (1 to DB_POOL_MAX) @default max(1, floor(DB_POOL_MAX / 2))
+   */
+  poolMaxPerTenant: number;
   /** Connections prefilled at start. env DB_POOL_MIN @default 2 */
   poolMin: number;
   /** Acquire timeout of the main pool. env DB_ACQUIRE_TIMEOUT_MS @default 5000 */
@@ -60,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
     ...(isPg && { databaseUrl: url }),
     dataDir: resolve(env.DATA_DIR || 'data'),
     poolMax,
+    poolMaxPerTenant: int(env, 'DB_POOL_MAX_PER_TENANT', Math.max(1, Math.floor(poolMax / 2)), 1, poolMax),
     poolMin: Math.min(poolMax, int(env, 'DB_POOL_MIN', 2, 0, 100)),
     acquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_MS', 5000, 50, 600_000),
     healthWindowMs: int(env, 'POOL_HEALTH_WINDOW_MS', 10_000, 1000, 3_600_000),

@@ -3,9 +3,11 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { loadConfig } from './config';
+import { DemoSetupError, checkPostgresSetup } from './db/postgres.setup';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
+  if (config.databaseUrl !== undefined) await checkPostgresSetup(config.databaseUrl);
   const app = await NestFactory.create(AppModule.forRoot(config));
   // SIGTERM/SIGINT → stop load and SSE streams (onModuleDestroy), let in-flight requests finish
   // (the HTTP server closes), then drain the pools (PoolModule's onApplicationShutdown).
@@ -19,4 +21,9 @@ async function bootstrap(): Promise<void> {
   );
 }
 
-void bootstrap();
+bootstrap().catch((err: unknown) => {
+  if (!(err instanceof DemoSetupError)) throw err;
+  // Plain text on stderr, no stack: the message is the commands to run.
+  process.stderr.write(`\n${err.message}\n\n`);
+  process.exitCode = 1;
+});

@@ -39,7 +39,14 @@ export interface PoolView extends PoolOccupancy {
 export interface DashboardSnapshot {
   at: number;
   database: string;
-  main: (PoolView & { thresholds: { degraded: number; unhealthy: number }; tenants: TenantShare[] }) | null;
+  main:
+    | (PoolView & {
+        thresholds: { degraded: number; unhealthy: number };
+        tenants: TenantShare[];
+        /** The main pool's per-organisation cap (DB_POOL_MAX_PER_TENANT). */
+        maxPerTenant: number;
+      })
+    | null;
   pools: PoolView[];
   lazy: {
     hitRatio: number;
@@ -151,6 +158,7 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
           ...mainEntry.view,
           thresholds: { ...MAIN_POOL_THRESHOLDS },
           tenants: tenantShares(mainEntry.pool.stats()),
+          maxPerTenant: this.config.poolMaxPerTenant,
         }
       : null;
     const lazyStats = this.lazy.stats();

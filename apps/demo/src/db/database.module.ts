@@ -33,6 +33,8 @@ export class DatabaseModule {
     const main = {
       min: config.poolMin,
       max: config.poolMax,
+      // One tenant's slow requests queue behind its own share; everybody else keeps being served.
+      maxPerTenant: config.poolMaxPerTenant,
       acquireTimeoutMs: config.acquireTimeoutMs,
       health: {
         degradedUtilization: MAIN_POOL_THRESHOLDS.degraded,

@@ -72,7 +72,11 @@ CREATE TABLE IF NOT EXISTS meta (
  * already subject to RLS.
  */
 export async function preparePostgres(url: string): Promise<string | undefined> {
-  const c = new Client({ connectionString: url, application_name: `${PG_APPLICATION_NAME}-setup` });
+  const c = new Client({
+    connectionString: url,
+    application_name: `${PG_APPLICATION_NAME}-setup`,
+    connectionTimeoutMillis: 10_000, // bounded even when the host drops packets
+  });
   await c.connect();
   try {
     await c.query('BEGIN');
@@ -96,7 +100,9 @@ export async function preparePostgres(url: string): Promise<string | undefined> 
       EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
       await c.query(`GRANT USAGE ON SCHEMA public TO ${PG_APP_ROLE}`);
       await c.query(
+        // INSERT on organisations: a new tenant is provisioned on its first write.
         `GRANT SELECT ON organisations, pricing, meta TO ${PG_APP_ROLE};
+         GRANT INSERT ON organisations TO ${PG_APP_ROLE};
          GRANT UPDATE ON meta TO ${PG_APP_ROLE};
          GRANT SELECT, INSERT, UPDATE, DELETE ON projects, tasks, org_flags TO ${PG_APP_ROLE}`,
       );

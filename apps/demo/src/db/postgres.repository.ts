@@ -21,6 +21,20 @@ import {
   toTask,
   withTimeout,
 } from './db.types';
+import { constraintKind, rethrowConstraint } from './db.errors';
+import { PROVISIONED_PLAN } from './seed';
+
+/**
+ * A valid organisation id that was never seeded gets its row on its first write. Idempotent and
+ * race-free: concurrent first writes of one organisation all pass (ON CONFLICT waits for the
+ * other insert and then does nothing), so the write's foreign key always holds.
+ */
+async function provision(c: Client, organisationId: string): Promise<void> {
+  await c.query(
+    'INSERT INTO organisations (id, name, plan) VALUES ($1, $1, $2) ON CONFLICT (id) DO NOTHING',
+    [organisationId, PROVISIONED_PLAN],
+  );
+}
 
 export class PostgresProjectsRepository implements ProjectsRepository {
   readonly kind = 'postgres';
@@ -30,6 +44,17 @@ export class PostgresProjectsRepository implements ProjectsRepository {
   /** Runs `fn` on a session bound to `organisationId`. */
   private tenant<R>(organisationId: string, fn: (c: Client) => Promise<R>): Promise<R> {
     return this.pool.use(fn, { organisationId });
+  }
+
+  /** `tenant()` for writes: constraint failures become 409s instead of 500s. */
+  private tenantWrite<R>(organisationId: string, what: string, fn: (c: Client) => Promise<R>): Promise<R> {
+    return this.tenant(organisationId, async (c) => {
+      try {
+        return await fn(c);
+      } catch (err) {
+        return rethrowConstraint(err, what);
+      }
+    });
   }
 
   /** Runs `fn` for global (non-tenant) tables. */
@@ -63,7 +88,8 @@ export class PostgresProjectsRepository implements ProjectsRepository {
   }
 
   createProject(organisationId: string, name: string): Promise<Project> {
-    return this.tenant(organisationId, async (c) => {
+    return this.tenantWrite(organisationId, 'creating the project failed', async (c) => {
+      await provision(c, organisationId);
       const r = await c.query<ProjectRow>(
         'INSERT INTO projects (organisation_id, name) VALUES ($1, $2) RETURNING *',
         [organisationId, name],
@@ -73,7 +99,7 @@ export class PostgresProjectsRepository implements ProjectsRepository {
   }
 
   deleteProject(organisationId: string, id: number): Promise<boolean> {
-    return this.tenant(organisationId, async (c) => {
+    return this.tenantWrite(organisationId, `deleting project ${id} failed`, async (c) => {
       const r = await c.query('DELETE FROM projects WHERE id = $1', [id]);
       return (r.rowCount ?? 0) > 0;
     });
@@ -89,19 +115,26 @@ export class PostgresProjectsRepository implements ProjectsRepository {
   }
 
   createTask(organisationId: string, projectId: number, title: string): Promise<Task | undefined> {
-    return this.tenant(organisationId, async (c) => {
+    return this.tenantWrite(organisationId, `creating a task in project ${projectId} failed`, async (c) => {
       // The SELECT from projects is filtered by RLS, so another tenant's project id inserts nothing.
-      const r = await c.query<TaskRow>(
-        `INSERT INTO tasks (organisation_id, project_id, title)
-         SELECT organisation_id, id, $2 FROM projects WHERE id = $1 RETURNING *`,
-        [projectId, title],
-      );
-      return r.rows[0] && toTask(r.rows[0]);
+      try {
+        const r = await c.query<TaskRow>(
+          `INSERT INTO tasks (organisation_id, project_id, title)
+           SELECT organisation_id, id, $2 FROM projects WHERE id = $1 RETURNING *`,
+          [projectId, title],
+        );
+        return r.rows[0] && toTask(r.rows[0]);
+      } catch (err) {
+        // A concurrent DELETE removed the project after the SELECT saw it: the foreign-key check
+        // (which waits for that DELETE to commit) fails. The project is gone: same answer as absent.
+        if (constraintKind(err) === 'foreign-key') return undefined;
+        throw err;
+      }
     });
   }
 
   setTaskDone(organisationId: string, taskId: number, done: boolean): Promise<Task | undefined> {
-    return this.tenant(organisationId, async (c) => {
+    return this.tenantWrite(organisationId, `updating task ${taskId} failed`, async (c) => {
       const r = await c.query<TaskRow>('UPDATE tasks SET done = $2 WHERE id = $1 RETURNING *', [
         taskId,
         done,
@@ -115,7 +148,8 @@ export class PostgresProjectsRepository implements ProjectsRepository {
   }
 
   setFlag(organisationId: string, flag: string, enabled: boolean): Promise<OrganisationSettings> {
-    return this.tenant(organisationId, async (c) => {
+    return this.tenantWrite(organisationId, `setting flag ${flag} failed`, async (c) => {
+      await provision(c, organisationId);
       await c.query(
         `INSERT INTO org_flags (organisation_id, flag, enabled) VALUES ($1, $2, $3)
          ON CONFLICT (organisation_id, flag) DO UPDATE SET enabled = excluded.enabled`,

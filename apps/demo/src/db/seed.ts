@@ -8,6 +8,9 @@ export const SEED_ORGANISATIONS: readonly Organisation[] = [
   { id: 'umbrella', name: 'Umbrella', plan: 'team' },
 ];
 
+/** Plan of an organisation provisioned on its first write (a valid id that was never seeded). */
+export const PROVISIONED_PLAN: Organisation['plan'] = 'free';
+
 export const SEED_PROJECTS: ReadonlyArray<{ org: string; name: string; tasks: string[] }> = [
   { org: 'acme', name: 'Rocket skates', tasks: ['Order rockets', 'Test on a cliff'] },
   { org: 'acme', name: 'Giant magnet', tasks: ['Find a supplier'] },

@@ -20,7 +20,8 @@ import {
   toTask,
   withTimeout,
 } from './db.types';
-import { sleep } from './seed';
+import { constraintKind, rethrowConstraint } from './db.errors';
+import { PROVISIONED_PLAN, sleep } from './seed';
 import type { Sqlite } from './sqlite.database';
 
 /** Prepared statements cached per connection (a statement belongs to one connection). */
@@ -45,10 +46,30 @@ export class SqliteProjectsRepository implements ProjectsRepository {
     return this.readers.use(async (db) => fn(db), organisationId ? { organisationId } : undefined);
   }
 
-  private write<R>(organisationId: string | undefined, fn: (db: Sqlite) => R): Promise<R> {
+  /** One IMMEDIATE transaction on the single writer; constraint failures become 409s. */
+  private write<R>(organisationId: string | undefined, fn: (db: Sqlite) => R, what: string): Promise<R> {
     return this.writer.use(
-      async (db) => db.transaction(() => fn(db)).immediate(),
+      async (db) => {
+        try {
+          return db.transaction(() => fn(db)).immediate();
+        } catch (err) {
+          return rethrowConstraint(err, what);
+        }
+      },
       organisationId ? { organisationId } : undefined,
+    );
+  }
+
+  /**
+   * A valid organisation id that was never seeded gets its row on its first write (in the write's
+   * transaction, so the foreign keys hold). Idempotent, and race-free: one writer, and the
+   * statement does nothing when the row exists.
+   */
+  private provision(db: Sqlite, organisationId: string): void {
+    stmt(db, 'INSERT INTO organisations (id, name, plan) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING').run(
+      organisationId,
+      organisationId,
+      PROVISIONED_PLAN,
     );
   }
 
@@ -84,21 +105,33 @@ export class SqliteProjectsRepository implements ProjectsRepository {
   }
 
   createProject(organisationId: string, name: string): Promise<Project> {
-    return this.write(organisationId, (db) => {
-      const row = stmt(db, 'INSERT INTO projects (organisation_id, name) VALUES (?, ?) RETURNING *').get(
-        organisationId,
-        name,
-      ) as ProjectRow;
-      return toProject(row);
-    });
+    return this.write(
+      organisationId,
+      (db) => {
+        this.provision(db, organisationId);
+        const row = stmt(db, 'INSERT INTO projects (organisation_id, name) VALUES (?, ?) RETURNING *').get(
+          organisationId,
+          name,
+        ) as ProjectRow;
+        return toProject(row);
+      },
+      'creating the project failed',
+    );
   }
 
   deleteProject(organisationId: string, id: number): Promise<boolean> {
-    return this.write(organisationId, (db) => {
-      stmt(db, 'DELETE FROM tasks WHERE organisation_id = ? AND project_id = ?').run(organisationId, id);
-      const r = stmt(db, 'DELETE FROM projects WHERE organisation_id = ? AND id = ?').run(organisationId, id);
-      return r.changes > 0;
-    });
+    return this.write(
+      organisationId,
+      (db) => {
+        stmt(db, 'DELETE FROM tasks WHERE organisation_id = ? AND project_id = ?').run(organisationId, id);
+        const r = stmt(db, 'DELETE FROM projects WHERE organisation_id = ? AND id = ?').run(
+          organisationId,
+          id,
+        );
+        return r.changes > 0;
+      },
+      `deleting project ${id} failed`,
+    );
   }
 
   listTasks(organisationId: string, projectId: number): Promise<Task[] | undefined> {
@@ -118,28 +151,42 @@ export class SqliteProjectsRepository implements ProjectsRepository {
   }
 
   createTask(organisationId: string, projectId: number, title: string): Promise<Task | undefined> {
-    return this.write(organisationId, (db) => {
-      // The parent must belong to the same organisation: a foreign key alone would accept
-      // another tenant's project id.
-      const row = stmt(
-        db,
-        `INSERT INTO tasks (organisation_id, project_id, title)
-         SELECT organisation_id, id, ? FROM projects WHERE organisation_id = ? AND id = ?
-         RETURNING *`,
-      ).get(title, organisationId, projectId) as TaskRow | undefined;
-      return row && toTask(row);
-    });
+    return this.write(
+      organisationId,
+      (db) => {
+        // The parent must belong to the same organisation: a foreign key alone would accept
+        // another tenant's project id.
+        try {
+          const row = stmt(
+            db,
+            `INSERT INTO tasks (organisation_id, project_id, title)
+             SELECT organisation_id, id, ? FROM projects WHERE organisation_id = ? AND id = ?
+             RETURNING *`,
+          ).get(title, organisationId, projectId) as TaskRow | undefined;
+          return row && toTask(row);
+        } catch (err) {
+          // The project went away between the SELECT and the insert: the same answer as "absent".
+          // (One writer makes this unreachable today; kept so the two repositories agree.)
+          if (constraintKind(err) === 'foreign-key') return undefined;
+          throw err;
+        }
+      },
+      `creating a task in project ${projectId} failed`,
+    );
   }
 
   setTaskDone(organisationId: string, taskId: number, done: boolean): Promise<Task | undefined> {
-    return this.write(organisationId, (db) => {
-      const row = stmt(db, 'UPDATE tasks SET done = ? WHERE organisation_id = ? AND id = ? RETURNING *').get(
-        done ? 1 : 0,
-        organisationId,
-        taskId,
-      ) as TaskRow | undefined;
-      return row && toTask(row);
-    });
+    return this.write(
+      organisationId,
+      (db) => {
+        const row = stmt(
+          db,
+          'UPDATE tasks SET done = ? WHERE organisation_id = ? AND id = ? RETURNING *',
+        ).get(done ? 1 : 0, organisationId, taskId) as TaskRow | undefined;
+        return row && toTask(row);
+      },
+      `updating task ${taskId} failed`,
+    );
   }
 
   settings(organisationId: string): Promise<OrganisationSettings> {
@@ -147,14 +194,19 @@ export class SqliteProjectsRepository implements ProjectsRepository {
   }
 
   setFlag(organisationId: string, flag: string, enabled: boolean): Promise<OrganisationSettings> {
-    return this.write(organisationId, (db) => {
-      stmt(
-        db,
-        `INSERT INTO org_flags (organisation_id, flag, enabled) VALUES (?, ?, ?)
-         ON CONFLICT (organisation_id, flag) DO UPDATE SET enabled = excluded.enabled`,
-      ).run(organisationId, flag, enabled ? 1 : 0);
-      return readSettings(db, organisationId);
-    });
+    return this.write(
+      organisationId,
+      (db) => {
+        this.provision(db, organisationId);
+        stmt(
+          db,
+          `INSERT INTO org_flags (organisation_id, flag, enabled) VALUES (?, ?, ?)
+           ON CONFLICT (organisation_id, flag) DO UPDATE SET enabled = excluded.enabled`,
+        ).run(organisationId, flag, enabled ? 1 : 0);
+        return readSettings(db, organisationId);
+      },
+      `setting flag ${flag} failed`,
+    );
   }
 
   pricing(): Promise<{ revision: number; rows: PricingRow[] }> {
@@ -170,13 +222,17 @@ export class SqliteProjectsRepository implements ProjectsRepository {
   }
 
   bumpPricingRevision(): Promise<number> {
-    return this.write(undefined, (db) => {
-      const row = stmt(
-        db,
-        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'pricing_revision' RETURNING value",
-      ).get() as { value: string | number };
-      return Number(row.value);
-    });
+    return this.write(
+      undefined,
+      (db) => {
+        const row = stmt(
+          db,
+          "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'pricing_revision' RETURNING value",
+        ).get() as { value: string | number };
+        return Number(row.value);
+      },
+      'bumping the pricing revision failed',
+    );
   }
 
   ping(timeoutMs: number): Promise<void> {

@@ -100,9 +100,19 @@ export class LoadService implements OnModuleDestroy {
     );
     const timer = setTimeout(() => abort.abort(new Error('load run finished')), params.durationMs);
     const tenants = loadTenants(params.tenants);
-    const workers = Array.from({ length: params.concurrency }, (_, i) =>
-      this.worker(i, tenants, params.holdMs, abort.signal),
+    // One signal per worker. Each worker keeps at most one abort listener at a time (its pool wait
+    // or its hold), so sharing the run's signal would put `concurrency` listeners on one
+    // AbortSignal: above 10, Node prints MaxListenersExceededWarning ("possible memory leak"). The
+    // run's signal gets exactly one listener, which fans the abort out.
+    const perWorker = Array.from({ length: params.concurrency }, () => new AbortController());
+    abort.signal.addEventListener(
+      'abort',
+      () => {
+        for (const c of perWorker) c.abort(abort.signal.reason);
+      },
+      { once: true },
     );
+    const workers = perWorker.map((c, i) => this.worker(i, tenants, params.holdMs, c.signal));
     this.run = Promise.all(workers).then(() => {
       clearTimeout(timer);
       this.status.running = false;

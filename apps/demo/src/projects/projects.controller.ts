@@ -14,7 +14,6 @@ import {
   NotFoundException,
   Param,
   ParseBoolPipe,
-  ParseIntPipe,
   Patch,
   Post,
   Put,
@@ -22,6 +21,7 @@ import {
 } from '@nestjs/common';
 import { CurrentTenant } from '@reservoir/tenant';
 import { PROJECTS_REPOSITORY, type ProjectsRepository } from '../db/db.types';
+import { ParseIdPipe } from './parse-id.pipe';
 import { PricingService, TenantSettingsService } from '../settings/lazy-resources.service';
 
 function requireText(value: unknown, field: string, max = 200): string {
@@ -50,7 +50,7 @@ export class ProjectsController {
   }
 
   @Get('projects/:id')
-  async get(@CurrentTenant() org: string, @Param('id', ParseIntPipe) id: number) {
+  async get(@CurrentTenant() org: string, @Param('id', new ParseIdPipe('project')) id: number) {
     const project = await this.repo.getProject(org, id);
     if (!project) throw new NotFoundException(`project ${id} not found`);
     return project;
@@ -58,12 +58,12 @@ export class ProjectsController {
 
   @Delete('projects/:id')
   @HttpCode(204)
-  async remove(@CurrentTenant() org: string, @Param('id', ParseIntPipe) id: number) {
+  async remove(@CurrentTenant() org: string, @Param('id', new ParseIdPipe('project')) id: number) {
     if (!(await this.repo.deleteProject(org, id))) throw new NotFoundException(`project ${id} not found`);
   }
 
   @Get('projects/:id/tasks')
-  async tasks(@CurrentTenant() org: string, @Param('id', ParseIntPipe) id: number) {
+  async tasks(@CurrentTenant() org: string, @Param('id', new ParseIdPipe('project')) id: number) {
     const tasks = await this.repo.listTasks(org, id);
     if (!tasks) throw new NotFoundException(`project ${id} not found`);
     return tasks;
@@ -72,7 +72,7 @@ export class ProjectsController {
   @Post('projects/:id/tasks')
   async addTask(
     @CurrentTenant() org: string,
-    @Param('id', ParseIntPipe) id: number,
+    @Param('id', new ParseIdPipe('project')) id: number,
     @Body() body: { title?: unknown },
   ) {
     const task = await this.repo.createTask(org, id, requireText(body?.title, 'title'));
@@ -83,7 +83,7 @@ export class ProjectsController {
   @Patch('tasks/:id')
   async setDone(
     @CurrentTenant() org: string,
-    @Param('id', ParseIntPipe) id: number,
+    @Param('id', new ParseIdPipe('task')) id: number,
     @Body() body: { done?: unknown },
   ) {
     if (typeof body?.done !== 'boolean') throw new BadRequestException('done must be true or false');
