@@ -16,6 +16,9 @@ const common = {
     '^@reservoir/lazy(|/.*)$': '<rootDir>/libs/lazy/src$1',
   },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  // Consumer apps (test/consumers/) run outside the workspace through npm run test:consumers.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/consumers/'],
+  modulePathIgnorePatterns: ['<rootDir>/test/consumers/'],
 };
 module.exports = {
   projects: [
