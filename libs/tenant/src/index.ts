@@ -3,7 +3,7 @@ export { TenantModule } from './tenant.module';
 export type { TenantModuleAsyncOptions } from './tenant.module-definition';
 export { TenantOptions, type TenantModuleOptions, type TenantResolver } from './tenant.options';
 export { TenantInterceptor, type TenantErrorBody } from './tenant.interceptor';
-export { TenantContext } from './tenant.context';
+export { TenantContext } from './tenant.context.nest';
 export { SkipTenant, CurrentTenant } from './tenant.decorators';
 export { TenantError, TenantRequiredError, InvalidTenantError, TenantConfigError } from './tenant.errors';
 export { TenantIdValidator, type TenantIdRules } from './tenant.validator';

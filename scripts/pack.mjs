@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * `npm run pack`: builds every lib and writes one installable tarball per package to dist/packages/.
+ *
+ * The source of truth for each package is `libs/<lib>/package.json` + `libs/<lib>/README.md`; the
+ * root LICENSE is shared. Each lib is compiled on its own (tsconfig.lib.json, no source maps) into
+ * `dist/libs/<lib>`, that directory gets the manifest, README and LICENSE, and `npm pack` turns it
+ * into `dist/packages/reservoir-<lib>-<version>.tgz`. Sizes are printed and written to
+ * dist/packages/sizes.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Build order: each lib compiles against the declarations of the ones before it. */
+export const LIBS = ['core', 'tenant', 'pool', 'lazy', 'metrics'];
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const tsc = require.resolve('typescript/bin/tsc');
+
+/** Manifest keys that only make sense in the monorepo. */
+const MONOREPO_ONLY = ['scripts', 'devDependencies', 'private'];
+
+function run(cmd, args, opts = {}) {
+  return execFileSync(cmd, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    ...opts,
+  });
+}
+
+function main() {
+  const distLibs = join(root, 'dist/libs');
+  const distPackages = join(root, 'dist/packages');
+  rmSync(distLibs, { recursive: true, force: true });
+  rmSync(distPackages, { recursive: true, force: true });
+  mkdirSync(distPackages, { recursive: true });
+
+  const sizes = [];
+  for (const lib of LIBS) {
+    const src = join(root, 'libs', lib);
+    const out = join(distLibs, lib);
+    process.stdout.write(`build ${lib}\n`);
+    run(process.execPath, [tsc, '-p', join(src, 'tsconfig.lib.json')], { stdio: 'inherit' });
+
+    const manifest = JSON.parse(readFileSync(join(src, 'package.json'), 'utf8'));
+    for (const key of MONOREPO_ONLY) delete manifest[key];
+    writeFileSync(join(out, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    copyFileSync(join(src, 'README.md'), join(out, 'README.md'));
+    copyFileSync(join(root, 'LICENSE'), join(out, 'LICENSE'));
+
+    const [info] = JSON.parse(
+      run('npm', ['pack', out, '--pack-destination', distPackages, '--json', '--silent'], {
+        env: { ...process.env, npm_config_loglevel: 'error', npm_config_update_notifier: 'false' },
+      }),
+    );
+    sizes.push({
+      name: info.name,
+      version: info.version,
+      tarball: info.filename,
+      packed: info.size,
+      unpacked: info.unpackedSize,
+      files: info.entryCount,
+    });
+  }
+
+  writeFileSync(join(distPackages, 'sizes.json'), `${JSON.stringify(sizes, null, 2)}\n`);
+  const kb = (n) => `${(n / 1024).toFixed(1)} kB`;
+  process.stdout.write('\npackage                    packed    unpacked  files\n');
+  for (const s of sizes) {
+    process.stdout.write(
+      `${s.tarball.padEnd(26)} ${kb(s.packed).padStart(8)} ${kb(s.unpacked).padStart(10)} ${String(s.files).padStart(6)}\n`,
+    );
+  }
+}
+
+main();
