@@ -16,6 +16,8 @@ const common = {
     '^@reservoir/lazy(|/.*)$': '<rootDir>/libs/lazy/src$1',
   },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  // `npm run pack` writes package manifests with the libs' names under dist/; the haste map must not see them.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 module.exports = {
   projects: [
