@@ -267,16 +267,19 @@ async function readTarballs(tarballs, tmp) {
 
 // ---------------------------------------------------------------- registry
 
-function upstreamRegistry() {
-  // npm's own setting (a mirror, if the machine uses one); read once, here, from the user's config.
-  const fromEnv = process.env.npm_config_registry;
-  return (fromEnv && fromEnv.startsWith('http') ? fromEnv : 'https://registry.npmjs.org/').replace(
-    /\/?$/,
-    '/',
-  );
+/** The registry npm is configured with (a mirror, if the machine uses one): Verdaccio's uplink. */
+async function upstreamRegistry(tmp) {
+  const out = await run('npm', ['config', 'get', 'registry'], {
+    cwd: tmp,
+    timeoutMs: 30_000,
+    logFile: path.join(tmp, 'npm-config.log'),
+  });
+  const url = out.trim().split('\n').at(-1) ?? '';
+  return (url.startsWith('http') ? url : 'https://registry.npmjs.org/').replace(/\/?$/, '/');
 }
 
 async function startVerdaccio(tmp) {
+  const upstream = await upstreamRegistry(tmp);
   const dir = path.join(tmp, 'verdaccio');
   await fs.mkdir(path.join(dir, 'storage'), { recursive: true });
   const port = await freePort();
@@ -289,7 +292,7 @@ async function startVerdaccio(tmp) {
     '    max_users: 1',
     'uplinks:',
     '  npmjs:',
-    `    url: ${JSON.stringify(upstreamRegistry())}`,
+    `    url: ${JSON.stringify(upstream)}`,
     '    timeout: 60s',
     // One run installs four apps: fetch each third-party packument once.
     '    maxage: 30m',
@@ -335,7 +338,7 @@ async function startVerdaccio(tmp) {
       );
     await sleep(200);
   }
-  return { child, url, dir, logFile };
+  return { child, url, dir, logFile, upstream };
 }
 
 /** Registers a user (the htpasswd file is ours) and returns an npmrc that can publish. */
@@ -542,6 +545,21 @@ async function prepareApp(consumer, tmp, registry, packages) {
   return { dir, ours, manifest };
 }
 
+/** name → every directory under node_modules (nested ones included) that holds that package. */
+async function installedCopies(appDir, names) {
+  const found = new Map(names.map((n) => [n, []]));
+  const root = path.join(appDir, 'node_modules');
+  for (const entry of await fs.readdir(root, { recursive: true })) {
+    const rel = entry.split(path.sep).join('/');
+    for (const name of names) {
+      if (rel === `${name}/package.json` || rel.endsWith(`/node_modules/${name}/package.json`)) {
+        found.get(name).push(path.posix.join('node_modules', path.posix.dirname(rel)));
+      }
+    }
+  }
+  return found;
+}
+
 async function installAndBuild(consumer, app, registry, packages) {
   const scope = consumer.name;
   await step(scope, `npm install (${app.ours.join(', ')} by name from ${registry.url})`, () =>
@@ -559,6 +577,12 @@ async function installAndBuild(consumer, app, registry, packages) {
       version === packages.get(name).version,
       `${name} installed at ${version}, packed ${packages.get(name).version}`,
     );
+  }
+  // One copy each: a second @reservoir/tenant would carry its own AsyncLocalStorage (tenants lost
+  // between packages), a second @nestjs/core its own DI container.
+  const copies = await installedCopies(app.dir, [...PACKAGE_NAMES, '@nestjs/core', '@nestjs/common']);
+  for (const [name, dirs] of copies) {
+    check(dirs.length <= 1, `${name} is installed ${dirs.length} times: ${dirs.join(', ')}`);
   }
   if (consumer.kind === 'plain') {
     const nest = path.join(app.dir, 'node_modules', '@nestjs');
@@ -860,7 +884,7 @@ async function main() {
     log('pack', `using ${[...packages].map(([n, p]) => `${n}@${p.version}`).join(', ')}`);
 
     registry = await step('registry', 'start Verdaccio (storage in a temp dir)', () => startVerdaccio(tmp));
-    log('registry', `${registry.url} (uplink ${upstreamRegistry()} for everything but @reservoir/*)`);
+    log('registry', `${registry.url} (uplink ${registry.upstream} for everything but @reservoir/*)`);
     await step('registry', 'publish every tarball', () => publishAll(registry, packages));
 
     await step('postgres', `role ${cluster.role} (not a superuser, not a table owner)`, () =>
