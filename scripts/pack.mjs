@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Build order: each lib compiles against the declarations of the ones before it. */
 export const LIBS = ['core', 'tenant', 'pool', 'lazy', 'metrics'];
@@ -124,4 +124,5 @@ function main() {
   }
 }
 
-main();
+// Run only as a script: check-packages.mjs imports LIBS from here.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();
