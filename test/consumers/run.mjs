@@ -722,8 +722,11 @@ async function checkNestApp(scope, server) {
       });
       check(res.status === 400, `${c.what}: HTTP ${res.status}, expected 400: ${res.text.slice(0, 300)}`);
       check(
-        res.type.includes('application/json') && res.json?.code === c.code,
-        `${c.what}: expected JSON with code ${c.code}, got ${res.type} ${res.text.slice(0, 300)}`,
+        res.type.includes('application/json') &&
+          res.json?.statusCode === 400 &&
+          res.json.code === c.code &&
+          typeof res.json.message === 'string',
+        `${c.what}: expected JSON { statusCode: 400, code: ${c.code}, message }, got ${res.type} ${res.text.slice(0, 300)}`,
       );
     }
     for (const id of ORGS) {
