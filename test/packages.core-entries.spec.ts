@@ -150,6 +150,7 @@ describe('declarations of the /core entries (strict, skipLibCheck: false)', () =
     name: string,
     source: string,
     typePackages: string[],
+    extraOptions: Record<string, unknown> = {},
   ): { status: number | null; output: string } {
     const dir = join(tmp, `types-${name}`);
     mkdirSync(join(dir, 'node_modules/@types'), { recursive: true });
@@ -157,8 +158,7 @@ describe('declarations of the /core entries (strict, skipLibCheck: false)', () =
     // Copied, not linked: tsc resolves a link to its real path and would look for types next to it.
     cpSync(join(app, 'node_modules/@reservoir'), join(dir, 'node_modules/@reservoir'), { recursive: true });
     for (const pkg of ['rxjs', 'tslib', 'lru-cache']) link(pkg, dir);
-    for (const pkg of typePackages)
-      symlinkSync(join(repo, 'node_modules', pkg), join(dir, 'node_modules', pkg), 'dir');
+    for (const pkg of typePackages) link(pkg, dir);
     writeFileSync(join(dir, 'main.ts'), source);
     writeFileSync(
       join(dir, 'tsconfig.json'),
@@ -171,6 +171,7 @@ describe('declarations of the /core entries (strict, skipLibCheck: false)', () =
           module: 'nodenext',
           moduleResolution: 'nodenext',
           types: ['node'],
+          ...extraOptions,
         },
         files: ['main.ts'],
       }),
@@ -213,6 +214,41 @@ describe('declarations of the /core entries (strict, skipLibCheck: false)', () =
       export const run = (): Promise<number> => pool.use(async (c) => (await c.query('SELECT 1')).rowCount ?? 0);
       `,
       ['@types/node', '@types/pg', 'pg-types', 'pg-protocol'],
+    );
+    expect(r.output).toBe('');
+    expect(r.status).toBe(0);
+  }, 180_000);
+
+  it('the Nest entries and both health indicators compile without @nestjs/terminus installed', () => {
+    const r = compile(
+      'nest-no-terminus',
+      `
+      import 'reflect-metadata';
+      import { Module } from '@nestjs/common';
+      import { PoolModule, PoolHealthIndicator } from '@reservoir/pool';
+      import { TenantModule } from '@reservoir/tenant';
+      import { LazyModule, LazyHealthIndicator } from '@reservoir/lazy';
+      @Module({
+        imports: [
+          TenantModule.forRoot(),
+          LazyModule.forRoot({}),
+          PoolModule.forRoot({ factory: { create: async () => ({ id: 1 }), destroy: () => undefined }, max: 2 }),
+        ],
+      })
+      export class AppModule {}
+      export const indicators = (p: PoolHealthIndicator, l: LazyHealthIndicator) =>
+        Promise.all([p.isHealthy('pool'), l.isHealthy('lazy')]).then(([a, b]) => a.pool.status === b.lazy.status);
+      `,
+      [
+        '@types/node',
+        '@types/pg',
+        'pg-types',
+        'pg-protocol',
+        '@nestjs/common',
+        '@nestjs/core',
+        'reflect-metadata',
+      ],
+      { experimentalDecorators: true, emitDecoratorMetadata: true },
     );
     expect(r.output).toBe('');
     expect(r.status).toBe(0);
