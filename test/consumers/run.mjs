@@ -801,18 +801,21 @@ async function runPlain(consumer, ctx) {
     prepareApp(consumer, ctx.tmp, ctx.registry, ctx.packages),
   );
   await installAndBuild(consumer, app, ctx.registry, ctx.packages);
-  const output = await step(scope, 'run: @reservoir/pool/core with pgClientFactory + pgTenantBinding', () =>
-    run(process.execPath, ['dist/main.js'], {
-      cwd: app.dir,
-      env: cleanEnv({
-        ADMIN_DATABASE_URL: ADMIN_URL,
-        APP_DATABASE: database,
-        APP_ROLE: ctx.cluster.role,
-        APP_PASSWORD: ctx.cluster.password,
+  const output = await step(
+    scope,
+    'run: pool/core (pgClientFactory, pgTenantBinding), tenant/core scope, lazy/core cache',
+    () =>
+      run(process.execPath, ['dist/main.js'], {
+        cwd: app.dir,
+        env: cleanEnv({
+          ADMIN_DATABASE_URL: ADMIN_URL,
+          APP_DATABASE: database,
+          APP_ROLE: ctx.cluster.role,
+          APP_PASSWORD: ctx.cluster.password,
+        }),
+        timeoutMs: LIMITS.plainRun,
+        logFile: path.join(app.dir, 'app.log'),
       }),
-      timeoutMs: LIMITS.plainRun,
-      logFile: path.join(app.dir, 'app.log'),
-    }),
   );
   const last = output.trimEnd().split('\n').at(-1) ?? '';
   let report;
@@ -825,6 +828,18 @@ async function runPlain(consumer, ctx) {
   check(
     Array.isArray(report.nestModulesLoaded) && report.nestModulesLoaded.length === 0,
     `plain-node loaded Nest modules: ${last}`,
+  );
+  check(
+    report.rowsSeen?.acme?.join() === 'acme' && report.rowsSeen?.globex?.join() === 'globex',
+    `plain-node: RLS rows per tenant wrong: ${last}`,
+  );
+  check(
+    report.inScope?.acme?.rows?.join() === 'acme' && report.inScope?.globex?.rows?.join() === 'globex',
+    `plain-node: a TenantContext scope did not reach the pool: ${last}`,
+  );
+  check(
+    report.lazyLoads === 2,
+    `plain-node: LazyLoaderCore loaded ${report.lazyLoads} times, expected once per tenant`,
   );
   check(!(await ctx.cluster.exists(database)), `plain-node left its database ${database} behind`);
   log(scope, `ok   report: ${last}`);

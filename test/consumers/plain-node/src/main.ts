@@ -1,13 +1,17 @@
 /**
  * Plain Node, no NestJS installed: pools pg clients with `@reservoir/pool/core`, binds each lease to
- * its tenant for row-level security, and prints one JSON report line (the harness reads the last line).
+ * its tenant for row-level security, takes the tenant from a `@reservoir/tenant/core` scope, caches a
+ * per-tenant value with `@reservoir/lazy/core`, and prints one JSON report line (the harness reads
+ * the last line).
  *
  * It creates its own database (APP_DATABASE) through ADMIN_DATABASE_URL and drops it again, pass or
  * fail; the pool connects as APP_ROLE, an ordinary role, so the RLS policy applies.
  */
 import path from 'node:path';
 import { Client } from 'pg';
+import { LazyLoaderCore } from '@reservoir/lazy/core';
 import { Pool, PoolTimeoutError, pgClientFactory, pgTenantBinding } from '@reservoir/pool/core';
+import { TenantContext } from '@reservoir/tenant/core';
 
 function env(name: string): string {
   const value = process.env[name];
@@ -30,6 +34,9 @@ async function asAdmin(url: string, fn: (c: Client) => Promise<unknown>): Promis
 interface Report {
   ok: boolean;
   rowsSeen: Record<string, string[]>;
+  /** Per organisation: what a tenant scope (no explicit organisationId) saw, and the cached count. */
+  inScope: Record<string, { rows: string[]; cached: number[] }>;
+  lazyLoads?: number;
   withoutTenant?: string;
   whenSaturated?: string;
   sizeAfterClose?: number;
@@ -55,7 +62,10 @@ async function exercise(adminUrl: string, database: string, report: Report): Pro
   const appUrl = new URL(withDatabase(adminUrl, database));
   appUrl.username = env('APP_ROLE');
   appUrl.password = env('APP_PASSWORD');
+  const tenant = new TenantContext();
   const pool = new Pool<Client>({
+    // Outside Nest nothing wires the tenant in: an acquire without organisationId asks this.
+    tenantResolver: () => tenant.organisationId,
     name: 'plain',
     min: 1,
     max: 2,
@@ -84,6 +94,31 @@ async function exercise(adminUrl: string, database: string, report: Report): Pro
       if (rows.length !== 1 || rows[0].organisation_id !== org)
         report.failures.push(`${org} saw ${JSON.stringify(rows)}`);
     }
+
+    // Inside a tenant scope the pool and the lazy loader find the tenant themselves.
+    const lazy = new LazyLoaderCore({ maxEntries: 100 }, { tenantResolver: () => tenant.organisationId });
+    let loads = 0;
+    lazy.register('noteCount', () => {
+      loads += 1;
+      return pool.use(async (c) => (await c.query('SELECT id FROM notes')).rowCount ?? -1);
+    });
+    for (const org of orgs) {
+      await tenant.run(org, async () => {
+        const rows = await pool.use(
+          async (c) => (await c.query<{ organisation_id: string }>('SELECT organisation_id FROM notes')).rows,
+        );
+        const cached = [await lazy.get<number>('noteCount'), await lazy.get<number>('noteCount')];
+        report.inScope[org] = { rows: rows.map((r) => r.organisation_id), cached };
+        if (rows.length !== 1 || rows[0].organisation_id !== org)
+          report.failures.push(`in ${org}'s scope: ${JSON.stringify(rows)}`);
+        if (cached[0] !== 1 || cached[1] !== 1)
+          report.failures.push(`lazy noteCount for ${org}: ${JSON.stringify(cached)}`);
+      });
+    }
+    report.lazyLoads = loads;
+    if (loads !== orgs.length)
+      report.failures.push(`lazy loaded ${loads} times for ${orgs.length} organisations`);
+    lazy.close();
 
     try {
       await pool.acquire();
@@ -126,6 +161,7 @@ async function main(): Promise<void> {
   const report: Report = {
     ok: false,
     rowsSeen: {},
+    inScope: {},
     nestModulesLoaded: [],
     nestInstalled: false,
     failures: [],
