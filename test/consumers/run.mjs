@@ -441,6 +441,14 @@ class Cluster {
   }
 
   async createRole() {
+    await this.admin(null, () => undefined).catch((err) => {
+      const where = new URL(ADMIN_URL);
+      where.password = '';
+      throw new Error(
+        `PostgreSQL at ${where} is not reachable (${err.message}). Start it, or set DATABASE_URL to a role that may create roles and databases.`,
+        { cause: err },
+      );
+    });
     await this.admin(null, (c) =>
       c.query(
         `CREATE ROLE ${this.role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD '${this.password}'`,
@@ -886,6 +894,11 @@ async function main() {
   }
 
   try {
+    // PostgreSQL first: a missing database should fail in a second, not after a pack and a publish.
+    await step('postgres', `role ${cluster.role} (not a superuser, not a table owner)`, () =>
+      cluster.createRole(),
+    );
+
     let tarballs = await listTarballs();
     const reason = noPack ? null : await packReason(tarballs);
     if (reason) {
@@ -904,10 +917,6 @@ async function main() {
     registry = await step('registry', 'start Verdaccio (storage in a temp dir)', () => startVerdaccio(tmp));
     log('registry', `${registry.url} (uplink ${registry.upstream} for everything but @reservoir/*)`);
     await step('registry', 'publish every tarball', () => publishAll(registry, packages));
-
-    await step('postgres', `role ${cluster.role} (not a superuser, not a table owner)`, () =>
-      cluster.createRole(),
-    );
 
     const ctx = { tmp, registry, packages, cluster };
     const queue = [...selected];
