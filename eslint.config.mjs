@@ -12,6 +12,8 @@ export default tseslint.config(
       'apps/demo/public/vendor/**',
       'libs/**/src/**/*.js',
       'apps/**/src/**/*.js',
+      // Consumer apps are installed and compiled outside the workspace by test/consumers/run.mjs.
+      'test/consumers/*/**',
     ],
   },
   js.configs.recommended,

@@ -16,6 +16,11 @@ const common = {
     '^@reservoir/lazy(|/.*)$': '<rootDir>/libs/lazy/src$1',
   },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  // Consumer apps (test/consumers/) run outside the workspace through npm run test:consumers.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/consumers/'],
+  // `npm run pack` writes package manifests with the libs' names under dist/, and the consumer apps
+  // have manifests of their own: the haste map must see neither.
+  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/test/consumers/'],
 };
 module.exports = {
   projects: [

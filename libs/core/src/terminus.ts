@@ -4,17 +4,34 @@
  * importing any Reservoir lib never requires terminus at run time. Only apps that actually run a
  * health check (and so have terminus installed for their `/health` route) load it.
  */
-import type { ModuleRef } from '@nestjs/core';
-import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import type { HealthIndicatorService } from '@nestjs/terminus';
+
+/**
+ * What a Reservoir health indicator returns: Terminus' `HealthIndicatorResult`, written out here so
+ * the published declarations need neither `@nestjs/terminus` nor `@nestjs/core` (both optional for
+ * users who never serve `/health`). `status` is typed as the values Terminus 11.1 and 12 both accept
+ * in `HealthCheckService.check()`; on Terminus 12 a DEGRADED check also reports `'degraded'` at run time.
+ *
+ * @publicApi
+ */
+export type ReservoirHealthResult<Key extends string = string> = Record<
+  Key,
+  { status: 'up' | 'down' } & Record<string, unknown>
+>;
+
+/** The part of Nest's `ModuleRef` the reporter uses; a `ModuleRef` satisfies it. */
+export interface ModuleLookup {
+  get(token: abstract new (...args: never[]) => unknown, options: { strict: boolean }): unknown;
+}
 
 /** The grades every Reservoir health evaluation ends in. */
 export type HealthGrade = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
 
 /** `check(key)` of Terminus 12 has `degraded()`; 11.1 has only `up()`/`down()`. */
 interface IndicatorSession {
-  up(data: Record<string, unknown>): HealthIndicatorResult;
-  down(data: Record<string, unknown>): HealthIndicatorResult;
-  degraded?: (data: Record<string, unknown>) => HealthIndicatorResult;
+  up(data: Record<string, unknown>): ReservoirHealthResult;
+  down(data: Record<string, unknown>): ReservoirHealthResult;
+  degraded?: (data: Record<string, unknown>) => ReservoirHealthResult;
 }
 
 /**
@@ -30,13 +47,13 @@ interface IndicatorSession {
 export class TerminusReporter {
   private service?: HealthIndicatorService;
 
-  constructor(private readonly moduleRef: Pick<ModuleRef, 'get'>) {}
+  constructor(private readonly moduleRef: ModuleLookup) {}
 
   async report(
     key: string,
     grade: HealthGrade,
     details: Record<string, unknown>,
-  ): Promise<HealthIndicatorResult> {
+  ): Promise<ReservoirHealthResult> {
     const session = (await this.indicators()).check(key) as unknown as IndicatorSession;
     switch (grade) {
       case 'HEALTHY':
@@ -53,7 +70,9 @@ export class TerminusReporter {
     const terminus = await import('@nestjs/terminus');
     let service: HealthIndicatorService;
     try {
-      service = this.moduleRef.get(terminus.HealthIndicatorService, { strict: false });
+      service = this.moduleRef.get(terminus.HealthIndicatorService, {
+        strict: false,
+      }) as HealthIndicatorService;
     } catch {
       service = new terminus.HealthIndicatorService();
     }

@@ -5,8 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { HealthIndicatorResult } from '@nestjs/terminus';
-import { type HealthGrade, TerminusReporter } from '@reservoir/core';
+import { type HealthGrade, type ReservoirHealthResult, TerminusReporter } from '@reservoir/core';
 import { LazyLoader } from './lazy-loader.service';
 import type { LazyLoaderCore } from './lazy-loader.core';
 import { resolveHealthOptions, type LazyHealthCheckOptions } from './lazy.options';
@@ -92,7 +91,7 @@ export class LazyHealthIndicator {
     this.terminus = new TerminusReporter(moduleRef);
   }
 
-  async isHealthy(key = 'lazy', options: LazyHealthCheckOptions = {}): Promise<HealthIndicatorResult> {
+  async isHealthy(key = 'lazy', options: LazyHealthCheckOptions = {}): Promise<ReservoirHealthResult> {
     const details = evaluateLazyHealth(this.loader, options);
     return this.terminus.report(key, details.state, details);
   }

@@ -7,8 +7,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { HealthIndicatorResult } from '@nestjs/terminus';
-import { TerminusReporter } from '@reservoir/core';
+import { TerminusReporter, type ReservoirHealthResult } from '@reservoir/core';
 import { DEFAULT_POOL_NAME } from './pool.constants';
 import { PoolRegistry } from './pool.registry';
 import type { PoolHealthState, PoolOccupancy } from './pool.types';
@@ -55,7 +54,7 @@ export class PoolHealthIndicator {
     this.terminus = new TerminusReporter(moduleRef);
   }
 
-  async isHealthy(key: string, options: PoolHealthCheckOptions = {}): Promise<HealthIndicatorResult> {
+  async isHealthy(key: string, options: PoolHealthCheckOptions = {}): Promise<ReservoirHealthResult> {
     const name = options.pool ?? DEFAULT_POOL_NAME;
     const pool = this.registry.get(name);
     if (!pool) {

@@ -1,12 +1,18 @@
-import { Logger } from '@nestjs/common';
 import type { PoolLogger } from './pool.types';
 
 /**
- * The default logger: Nest's static-capable `Logger`, so pool lines look like the rest of a Nest
- * app's output. This file is the pool core's only Nest import; pass `logger` to avoid it.
+ * The default logger of a bare `Pool`: plain `console`, so the framework-free core
+ * (`@reservoir/pool/core`) loads no framework. Lines carry the same `Pool(<name>)` context Nest's
+ * Logger would print. `PoolModule` passes Nest's `Logger` instead, so inside a Nest app pool lines
+ * look like the rest of its output; pass `logger` to use your own.
  */
 export function defaultPoolLogger(pool: string): PoolLogger {
-  return new Logger(`Pool(${pool})`);
+  const context = `[Pool(${pool})]`;
+  return {
+    log: (message) => console.log(context, message),
+    warn: (message) => console.warn(context, message),
+    error: (message) => console.error(context, message),
+  };
 }
 
 /** A logger that drops everything; handy in tests and benchmarks. */

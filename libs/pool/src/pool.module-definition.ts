@@ -6,7 +6,7 @@
  * things a call exports are its pool token (`getPoolToken(name)`), plus the shared `PoolRegistry`
  * from the global `PoolRegistryModule`.
  */
-import { ConfigurableModuleBuilder, type DynamicModule } from '@nestjs/common';
+import { ConfigurableModuleBuilder, Logger, type DynamicModule } from '@nestjs/common';
 import type { OptionChecker } from '@reservoir/core';
 import { TenantContext } from '@reservoir/tenant';
 import { Pool } from './pool';
@@ -87,6 +87,8 @@ export function createPool(
   const pool = new Pool<unknown>({
     ...options,
     name,
+    // The core's default logger is console-based; inside Nest, pool lines go through Nest's Logger.
+    logger: options.logger ?? new Logger(`Pool(${name})`),
     ...(tenantResolver !== undefined && { tenantResolver }),
   });
   registry.register(pool);

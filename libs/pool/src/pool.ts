@@ -12,8 +12,8 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import { SampleWindow, TrendWindow, backoffDelay, withDeadline } from '@reservoir/core';
-// Deep import on purpose: the tenant barrel also exports Nest modules, the core must not load them.
-import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
+// The framework-free tenant entry: the tenant barrel also exports Nest modules, the core must not load them.
+import { TenantRequiredError } from '@reservoir/tenant/core';
 import { CLOCK_REUSE, MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
 import { PoolClosedError, PoolExhaustedError, PoolReleaseError, PoolTimeoutError } from './pool.errors';
 import { defaultPoolLogger } from './pool.logger';

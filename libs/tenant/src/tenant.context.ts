@@ -1,5 +1,3 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
-import { TENANT_OPTIONS } from './tenant.constants';
 import { TenantRequiredError } from './tenant.errors';
 import { TenantSources } from './tenant.messages';
 import { TenantOptions } from './tenant.options';
@@ -15,16 +13,16 @@ function call<T>(fn: () => T): T {
  * provider, so injecting this never makes the consumer request-scoped.
  *
  * Works without Nest too: `new TenantContext()` uses the default rules, and
- * `new TenantContext(options)` the given ones.
+ * `new TenantContext(options)` the given ones. This file imports no framework (it is part of
+ * `@reservoir/tenant/core`); the Nest layer attaches the DI metadata in `tenant.context.nest.ts`.
  *
  * @publicApi
  */
-@Injectable()
 export class TenantContext {
   /** The compiled rules that headers, `resolve()` results and `run()` ids are checked against. */
   readonly validator: TenantIdValidator;
 
-  constructor(@Optional() @Inject(TENANT_OPTIONS) options?: TenantOptions) {
+  constructor(options?: TenantOptions) {
     this.validator = new TenantIdValidator(options ?? new TenantOptions());
   }
 

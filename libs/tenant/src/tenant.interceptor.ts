@@ -11,7 +11,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import { SKIP_TENANT, TENANT_OPTIONS } from './tenant.constants';
-import { TenantContext } from './tenant.context';
+import { TenantContext } from './tenant.context.nest';
 import type { TenantError } from './tenant.errors';
 import { TenantSources, type TenantProblem } from './tenant.messages';
 import { TenantOptions, type TenantResolver } from './tenant.options';

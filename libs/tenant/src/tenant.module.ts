@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { TENANT_OPTIONS } from './tenant.constants';
-import { TenantContext } from './tenant.context';
+import { TenantContext } from './tenant.context.nest';
 import { TenantInterceptor } from './tenant.interceptor';
 import {
   TENANT_MODULE_OPTIONS,

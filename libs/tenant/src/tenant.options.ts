@@ -1,4 +1,3 @@
-import type { ExecutionContext } from '@nestjs/common';
 import { OptionChecker } from '@reservoir/core';
 import { TenantConfigError } from './tenant.errors';
 
@@ -9,7 +8,38 @@ import { TenantConfigError } from './tenant.errors';
  *
  * @publicApi
  */
-export type TenantResolver = (context: ExecutionContext) => unknown;
+export type TenantResolver = {
+  // Method syntax on purpose: its parameter is checked bivariantly, so a resolver annotated with
+  // Nest's `(ctx: ExecutionContext) => …` stays assignable to this framework-free type.
+  resolve(context: TenantExecutionContext): unknown;
+}['resolve'];
+
+/**
+ * What a {@link TenantResolver} receives: the members of Nest's `ExecutionContext` (the object Nest
+ * passes), written out so the declarations of `@reservoir/tenant/core` need no `@nestjs/common`. The
+ * `any` defaults mirror Nest's own signatures, so `ctx.switchToHttp().getRequest().user` type-checks
+ * exactly as it does with Nest's type.
+ *
+ * @publicApi
+ */
+export interface TenantExecutionContext {
+  /** `'http'`, `'rpc'`, `'ws'` (or a custom transport's type, e.g. `'graphql'`). */
+  getType<T extends string = string>(): T;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  getArgs<T extends any[] = any[]>(): T;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  getArgByIndex<T = any>(index: number): T;
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  switchToHttp(): { getRequest<T = any>(): T; getResponse<T = any>(): T; getNext<T = any>(): T };
+  switchToRpc(): { getData<T = any>(): T; getContext<T = any>(): T };
+  switchToWs(): { getData<T = any>(): T; getClient<T = any>(): T; getPattern(): string };
+  /** The controller/gateway class of the handler. */
+  getClass<T = any>(): new (...args: any[]) => T;
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+  /** The handler about to run. */
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  getHandler(): Function;
+}
 
 /**
  * Resolved `TenantModule` options. The field initialisers are the defaults, and this is the only

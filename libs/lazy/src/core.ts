@@ -1,0 +1,24 @@
+// Framework-free entry (`@reservoir/lazy/core`): the loader core, its cache stores, options and
+// errors, no `@nestjs/*` at run time. The root barrel re-exports all of this next to the Nest layer.
+export {
+  LazyModuleOptions,
+  LazyResourceOptions,
+  LazyResourceDefaults,
+  LazyRetryOptions,
+  LazyHealthCheckOptions,
+  type LazyEvictionPolicy,
+  type LazyRetryIf,
+} from './lazy.options';
+export {
+  LazyLoaderCore,
+  type LazyLoaderCoreDeps,
+  type LazyInvalidateOptions,
+  type LazyReadOptions,
+  type LazyStats,
+  type LazyResourceStats,
+  type LazyCounters,
+  type LazyLoadTimeStats,
+} from './lazy-loader.core';
+export { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
+export type { LazyEvent, LazyAlertKind, LazyLogger } from './lazy.events';
+export { LazyLoadError, LazyConfigError, LazyKeyError, LazyTimeoutError } from './lazy.errors';

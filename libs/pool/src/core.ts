@@ -1,0 +1,23 @@
+// Framework-free entry (`@reservoir/pool/core`): the pool and its pg helpers, no `@nestjs/*` at run
+// time or in the declarations. The root barrel re-exports all of this next to the Nest layer.
+export * from './pool.types';
+export { Pool } from './pool';
+export {
+  PoolError,
+  PoolTimeoutError,
+  PoolExhaustedError,
+  PoolClosedError,
+  PoolConfigError,
+  PoolReleaseError,
+} from './pool.errors';
+export { POOL_DEFAULTS } from './pool.defaults';
+export { silentPoolLogger } from './pool.logger';
+export {
+  pgTenantBinding,
+  withTenantTransaction,
+  PG_TENANT_BINDING_DEFAULTS,
+  type PgQueryable,
+  type PgTenantBindingOptions,
+} from './pg-tenant-binding';
+export { pgClientFactory, type PgClientConfig, type PgClientFactoryOptions } from './pg-client-factory';
+export { isPgConnectionError } from './pg-errors';
