@@ -12,7 +12,9 @@
  * Usage: node scripts/check-deps.js [packageDir ...]   (default: every dist/libs/<lib>)
  * Exit code 1 when any package has a problem.
  *
- * CommonJS on purpose: the jest spec requires `checkPackage` directly.
+ * Also exports `contentProblems(files)`, the tarball contents rule used by check-packages.mjs.
+ *
+ * CommonJS on purpose: the jest specs require `checkPackage` and `contentProblems` directly.
  */
 'use strict';
 const { readdirSync, readFileSync, statSync, existsSync } = require('node:fs');
@@ -97,6 +99,22 @@ function checkPackage(dir) {
   return { name: manifest.name, dir, problems, used: [...used].sort(), unused };
 }
 
+/** Problems with what the tarball contains (paths are relative to the package root). */
+function contentProblems(files) {
+  const problems = [];
+  for (const required of ['package.json', 'README.md', 'LICENSE']) {
+    if (!files.includes(required)) problems.push(`${required} is missing`);
+  }
+  for (const f of files) {
+    if (/(^|\/)tsconfig[^/]*\.json$/.test(f)) problems.push(`${f}: tsconfig files are not shipped`);
+    else if (/\.spec\.|helper-spec/.test(f)) problems.push(`${f}: specs are not shipped`);
+    else if (/\.map$/.test(f)) problems.push(`${f}: source maps would point at unshipped sources`);
+    else if (/\.(c|m)?ts$/.test(f) && !/\.d\.(c|m)?ts$/.test(f))
+      problems.push(`${f}: TypeScript sources are not shipped`);
+  }
+  return problems;
+}
+
 function main(argv) {
   const root = resolve(__dirname, '..');
   let dirs = argv.map((d) => resolve(d));
@@ -124,6 +142,6 @@ function main(argv) {
   return failed > 0 ? 1 : 0;
 }
 
-module.exports = { checkPackage, packageNameOf, importsOf };
+module.exports = { checkPackage, contentProblems, packageNameOf, importsOf };
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

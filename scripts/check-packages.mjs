@@ -3,7 +3,9 @@
  * `npm run check:packages` (after `npm run pack`): for every package in dist/libs + dist/packages
  *  - publint --strict on the package directory (warnings count as errors),
  *  - attw (@arethetypeswrong/cli) on the tarball, all resolution modes (node10, node16 CJS/ESM, bundler),
- *  - the dependency check (scripts/check-deps.js) on the emitted code.
+ *  - the dependency check (scripts/check-deps.js) on the emitted code,
+ *  - the tarball's contents: README.md, LICENSE and package.json present; no specs, no tsconfig, no
+ *    source maps and no .ts sources (only .d.ts).
  * No attw or publint rule is switched off; docs/design.md says why none needs to be.
  * Exits 1 if any package fails any check.
  */
@@ -16,7 +18,7 @@ import { LIBS } from './pack.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const { checkPackage } = require('./check-deps.js');
+const { checkPackage, contentProblems } = require('./check-deps.js');
 
 function bin(pkg, name) {
   // Read the manifest from disk: publint's exports map does not export ./package.json.
@@ -37,6 +39,17 @@ function run(args) {
     ok: r.status === 0,
     output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`,
   };
+}
+
+function tarballContents(tarball) {
+  const r = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
+  if (r.status !== 0) return { ok: false, output: `tar -tzf failed: ${r.stderr}` };
+  const files = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
+  const problems = contentProblems(files);
+  return { ok: problems.length === 0, output: problems.join('\n') };
 }
 
 const publint = bin('publint', 'publint');
@@ -61,6 +74,10 @@ for (const lib of LIBS) {
         : { ok: false, output: `${tarball} missing` },
     ],
   ];
+  results.push([
+    'contents',
+    existsSync(tarball) ? tarballContents(tarball) : { ok: false, output: `${tarball} missing` },
+  ]);
   const deps = checkPackage(dir);
   results.push(['check-deps', { ok: deps.problems.length === 0, output: deps.problems.join('\n') }]);
   for (const [tool, r] of results) {

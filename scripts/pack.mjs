@@ -116,10 +116,10 @@ function main() {
   if (!args.tarballs) return;
   writeFileSync(join(distPackages, 'sizes.json'), `${JSON.stringify(sizes, null, 2)}\n`);
   const kb = (n) => `${(n / 1024).toFixed(1)} kB`;
-  process.stdout.write('\npackage                    packed    unpacked  files\n');
+  process.stdout.write(`\n${'package'.padEnd(28)}   packed   unpacked  files\n`);
   for (const s of sizes) {
     process.stdout.write(
-      `${s.tarball.padEnd(26)} ${kb(s.packed).padStart(8)} ${kb(s.unpacked).padStart(10)} ${String(s.files).padStart(6)}\n`,
+      `${s.tarball.padEnd(28)} ${kb(s.packed).padStart(8)} ${kb(s.unpacked).padStart(10)} ${String(s.files).padStart(6)}\n`,
     );
   }
 }

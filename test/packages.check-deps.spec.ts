@@ -119,3 +119,35 @@ describe('check-deps', () => {
     expect(good.status).toBe(0);
   });
 });
+
+describe('tarball contents check', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { contentProblems } = require('../scripts/check-deps.js') as {
+    contentProblems: (files: string[]) => string[];
+  };
+
+  it('accepts emitted code, declarations, README, LICENSE and the manifest', () => {
+    expect(
+      contentProblems(['package.json', 'README.md', 'LICENSE', 'index.js', 'index.d.ts', 'core.js']),
+    ).toEqual([]);
+  });
+
+  it('rejects specs, tsconfig, source maps and .ts sources, and a missing LICENSE', () => {
+    expect(
+      contentProblems([
+        'package.json',
+        'README.md',
+        'pool.spec.js',
+        'tsconfig.lib.json',
+        'pool.js.map',
+        'pool.ts',
+      ]),
+    ).toEqual([
+      'LICENSE is missing',
+      'pool.spec.js: specs are not shipped',
+      'tsconfig.lib.json: tsconfig files are not shipped',
+      'pool.js.map: source maps would point at unshipped sources',
+      'pool.ts: TypeScript sources are not shipped',
+    ]);
+  });
+});

@@ -1,6 +1,6 @@
 import { type Observable, Subject } from 'rxjs';
 import { SampleWindow, TrendWindow, backoffDelay, withDeadline, type TrendSnapshot } from '@reservoir/core';
-// The errors file only, not the tenant barrel: the core stays free of Nest.
+// The framework-free tenant entry, not the barrel: the core stays free of Nest.
 import { TenantRequiredError } from '@reservoir/tenant/core';
 import { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
 import { TENANT_SEPARATOR } from './lazy.constants';
