@@ -1,4 +1,4 @@
-// Framework-free entry (`@reservoir/lazy/core`): the loader core, its cache stores, options and
+// Framework-free entry (`@reservoir/lazy/core`): the loader core, its cache stores, versions, options and
 // errors, no `@nestjs/*` at run time. The root barrel re-exports all of this next to the Nest layer.
 export {
   LazyModuleOptions,
@@ -12,6 +12,8 @@ export {
 export {
   LazyLoaderCore,
   type LazyLoaderCoreDeps,
+  type LazyScopeRunner,
+  type LazyMetricsTracker,
   type LazyInvalidateOptions,
   type LazyReadOptions,
   type LazyStats,
@@ -21,4 +23,12 @@ export {
 } from './lazy-loader.core';
 export { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
 export type { LazyEvent, LazyAlertKind, LazyLogger } from './lazy.events';
-export { LazyLoadError, LazyConfigError, LazyKeyError, LazyTimeoutError } from './lazy.errors';
+export { MemoryVersionSource, type VersionSource } from './lazy-versions';
+export {
+  LazyLoadError,
+  LazyConfigError,
+  LazyKeyError,
+  LazyTimeoutError,
+  LazyCrossTenantError,
+  LazyClosedError,
+} from './lazy.errors';

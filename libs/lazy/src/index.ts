@@ -1,34 +1,15 @@
 // Public API barrel: hand-picked. Internal tokens, the explorer and the metadata accessor stay private.
+// The framework-free part is listed once, in ./core (also published as `@reservoir/lazy/core`).
+export * from './core';
 export { LazyModule } from './lazy.module';
 export type { LazyModuleAsyncOptions, LazyModuleExtras } from './lazy.module-definition';
-export {
-  LazyModuleOptions,
-  LazyResourceOptions,
-  LazyResourceDefaults,
-  LazyRetryOptions,
-  LazyHealthCheckOptions,
-  type LazyEvictionPolicy,
-  type LazyRetryIf,
-} from './lazy.options';
 export { LazyLoader } from './lazy-loader.service';
-export {
-  LazyLoaderCore,
-  type LazyLoaderCoreDeps,
-  type LazyInvalidateOptions,
-  type LazyReadOptions,
-  type LazyStats,
-  type LazyResourceStats,
-  type LazyCounters,
-  type LazyLoadTimeStats,
-} from './lazy-loader.core';
 export { LazyResource } from './lazy-resource.decorator';
-export { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
-export type { LazyEvent, LazyAlertKind, LazyLogger } from './lazy.events';
-export { LazyLoadError, LazyConfigError, LazyKeyError, LazyTimeoutError } from './lazy.errors';
 // Terminus is an optional peer: the indicator loads it lazily, so this re-export is safe without it.
 export {
   LazyHealthIndicator,
   evaluateLazyHealth,
   type LazyHealthDetails,
+  type LazyHealthSource,
   type LazyHealthState,
 } from './lazy.health';
