@@ -115,21 +115,23 @@ export async function call(
   base: string,
   method: string,
   path: string,
-  opts: { org?: string; body?: unknown; timeoutMs?: number } = {},
+  /** `rawBody`: JSON text sent as is (for what JSON.stringify cannot write, e.g. `1e400`). */
+  opts: { org?: string; body?: unknown; rawBody?: string; timeoutMs?: number } = {},
 ): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = {};
   if (opts.org !== undefined) headers['x-organisation-id'] = opts.org;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const text = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  if (text !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(base + path, {
     method,
     headers,
     signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
-    ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }),
+    ...(text !== undefined && { body: text }),
   });
-  const text = await res.text();
-  let body: unknown = text;
+  const answer = await res.text();
+  let body: unknown = answer;
   try {
-    body = text ? JSON.parse(text) : undefined;
+    body = answer ? JSON.parse(answer) : undefined;
   } catch {
     /* not JSON */
   }
