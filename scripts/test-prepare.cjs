@@ -23,8 +23,8 @@ const ROOT = path.resolve(__dirname, '..');
 
 /** What the tests need from the system, and the Debian package that provides it. */
 const TOOLS = [
-  { command: 'chromium', pkg: 'chromium', neededBy: 'test/dashboard.browser.e2e-spec.ts' },
-  { command: 'promtool', pkg: 'prometheus', neededBy: 'test/demo.app.e2e-spec.ts (/metrics check)' },
+  { command: 'chromium', pkg: 'chromium', neededBy: 'the browser test, test/dashboard.browser.e2e-spec.ts' },
+  { command: 'promtool', pkg: 'prometheus', neededBy: 'the /metrics check in test/demo.app.e2e-spec.ts' },
 ];
 
 /** apt and dpkg waits are bounded: the dpkg lock (another install running) and the whole command. */
