@@ -30,6 +30,7 @@ const DEMO_ENV = { POOL_HEALTH_WINDOW_MS: '3000', PRICING_LOAD_MS: '150' };
 
 interface DashboardApi {
   points(): number;
+  boot(): string | null;
   state(): string | null;
   stateLog(): Array<{ t: number; state: string }>;
   formatTime(sec: number): string;
@@ -164,6 +165,12 @@ describe('dashboard in headless Chromium (e2e)', () => {
     await page.waitForFunction(() => document.querySelector('#load-start')?.disabled === true, undefined, {
       timeout: 2000,
     });
+    // The page's own POST answered 202 (a second submit while it is in flight is ignored).
+    await page.waitForFunction(
+      () => /^(started|running):/.test(document.querySelector('#load-status')?.textContent ?? ''),
+      undefined,
+      { timeout: 5000 },
+    );
     const status = await call(app.url, 'GET', '/demo/load');
     expect(status.body).toMatchObject({ running: true, concurrency: 12, tenants: 4, durationMs: 12_000 });
     expect(status.body.ramp.map((s: { workers: number }) => s.workers)).toEqual([4, 9, 12]);
@@ -185,13 +192,21 @@ describe('dashboard in headless Chromium (e2e)', () => {
     expect(await page.locator('#load-start').isDisabled()).toBe(true);
     expected = () => false;
 
-    // Per-organisation leases, in use now, are drawn for the load's organisations.
+    // Per-organisation leases, in use now (against the cap when there is one), for the load's organisations.
     await page.waitForFunction(
       () => document.querySelectorAll('#tenants .row .held').length >= 4,
       undefined,
       {
         timeout: 5000,
       },
+    );
+    const cap: number | null = (await call(app.url, 'GET', '/dashboard/snapshot')).body.snapshot.main
+      .maxPerTenant;
+    for (const h of await page.locator('#tenants .row .held').allTextContents()) {
+      expect(h).toMatch(cap === null ? /^\d+$/ : new RegExp(`^\\d+ / ${cap}$`));
+    }
+    expect(await page.locator('#tenant-cap').textContent()).toMatch(
+      cap === null ? /^no per-organisation cap/ : new RegExp(`at most ${cap} of 10 connections`),
     );
     await page.waitForFunction((since) => window.reservoirDashboard.maxUtilization(since) >= 0.7, t0, {
       timeout: 15_000,
@@ -295,6 +310,7 @@ describe('dashboard in headless Chromium (e2e)', () => {
 
   it('survives a reconnect: the server restarts on the same port, the page re-syncs and stays live', async () => {
     const port = new URL(app.url).port;
+    const oldBoot = await page.evaluate(() => window.reservoirDashboard.boot());
     // While the server is down, the stream's reconnect attempts fail: that is what this test is about.
     expected = (p) => p.includes('/dashboard/stream') || p.includes('ERR_CONNECTION_REFUSED');
     await app.stop();
@@ -304,10 +320,13 @@ describe('dashboard in headless Chromium (e2e)', () => {
       { timeout: 10_000 },
     );
     app = await startDemo({ ...DEMO_ENV, PORT: port });
-    // EventSource reconnects by itself; the new process (another boot id) sends its full history.
+    // EventSource reconnects by itself; the new process (another boot id) sends its full history,
+    // and the page starts its points over from it.
     await page.waitForFunction(
-      () => document.querySelector('#conn')?.getAttribute('data-state') === 'live',
-      undefined,
+      (before) =>
+        document.querySelector('#conn')?.getAttribute('data-state') === 'live' &&
+        window.reservoirDashboard.boot() !== before,
+      oldBoot,
       { timeout: 15_000 },
     );
     expected = () => false;

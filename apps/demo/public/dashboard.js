@@ -22,7 +22,10 @@
   var stateLog = []; // { t, state }: every change of the badge, for the browser test and the console
   var loadRequest = false; // a POST /demo/load is in flight
   var startedRun = null; // startedAt of the run we started, until a snapshot shows it
-  var conflictShown = false; // #load-error shows a 409 about a run that is still going
+  // #load-error shows a 409: 'shown' until a sample shows that run going ('seen'), cleared when a
+  // later sample shows it over. Samples can lag the 409 by up to a second, so "not running" alone
+  // right after the 409 says nothing.
+  var conflict = null;
   var limitsApplied = false;
 
   function $(id) {
@@ -257,8 +260,17 @@
         li.textContent = r;
         reasons.appendChild(li);
       });
-      text($('tenant-cap'), m.tenantCap === null ? 'no cap' : 'cap ' + m.tenantCap);
-      renderTenants(m.tenants, m.tenantCap);
+      text(
+        $('tenant-cap'),
+        m.maxPerTenant === null
+          ? 'no per-organisation cap: one organisation may hold all ' + m.max + ' connections'
+          : 'each organisation holds at most ' +
+              m.maxPerTenant +
+              ' of ' +
+              m.max +
+              ' connections (maxPerTenant)',
+      );
+      renderTenants(m.tenants, m.maxPerTenant);
     }
     renderLazy(s.lazy);
     renderPools(s.pools);
@@ -287,11 +299,12 @@
     var button = $('load-start');
     button.disabled = loadRequest || running;
     button.title = load.running ? 'a run is in progress until ' + load.endsAt : '';
+    if (conflict === 'shown' && load.running) conflict = 'seen';
     if (!load.running) {
       if (!loadRequest && startedRun === null) text($('load-status'), '');
       // The run the 409 was about is over: Start works again, so the message has done its job.
-      if (conflictShown && !loadRequest) {
-        conflictShown = false;
+      if (conflict === 'seen' && !loadRequest) {
+        conflict = null;
         text($('load-error'), '');
       }
       return;
@@ -435,7 +448,7 @@
       });
       loadRequest = true;
       $('load-start').disabled = true;
-      conflictShown = false;
+      conflict = null;
       text($('load-error'), '');
       text($('load-status'), 'starting…');
       fetch('/demo/load', {
@@ -467,7 +480,7 @@
               }
               // 409: another run (another tab, curl) is in progress; 400: a value out of bounds.
               text($('load-status'), '');
-              conflictShown = r.status === 409;
+              conflict = r.status === 409 ? 'shown' : null;
               text($('load-error'), r.status + ' ' + (j.error || r.statusText) + ': ' + (j.message || ''));
             });
         })
@@ -490,6 +503,10 @@
     },
     state: function () {
       return last && last.main ? last.main.health.state : null;
+    },
+    /** The server process the points come from (changes when the page re-syncs with a restarted server). */
+    boot: function () {
+      return boot;
     },
     /** Badge changes since the page loaded: [{ t, state }]. */
     stateLog: function () {

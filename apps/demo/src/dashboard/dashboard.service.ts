@@ -40,8 +40,11 @@ export interface PoolView extends PoolOccupancy {
 export interface MainPoolView extends Omit<PoolView, 'acquireWaitMs'> {
   thresholds: { degraded: number; unhealthy: number };
   tenants: TenantShare[];
-  /** Most connections one organisation may hold at once (`maxPerTenant`); null when uncapped. */
-  tenantCap: number | null;
+  /**
+   * The main pool's per-organisation cap (`maxPerTenant`, env DB_POOL_MAX_PER_TENANT): most
+   * connections one organisation holds at once; null when uncapped.
+   */
+  maxPerTenant: number | null;
   /**
    * The wait window: acquires in the last `windowMs`. With none, the pool's percentiles describe
    * old waits, so `acquireWaitMs` is null (no data) rather than the last p99.
@@ -173,7 +176,7 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
         ...mainEntry.view,
         thresholds: { ...MAIN_POOL_THRESHOLDS },
         tenants: tenantShares(stats),
-        tenantCap: tenantCap(this.config),
+        maxPerTenant: maxPerTenant(this.config),
         waitWindow: { windowMs: this.config.healthWindowMs, acquires },
         acquireWaitMs: acquires > 0 ? mainEntry.view.acquireWaitMs : null,
       };
@@ -214,11 +217,11 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
 }
 
 /**
- * The main pool's per-organisation cap (`maxPerTenant` of the demo configuration, which the pool is
- * built from; `PoolStats` does not carry it). Read defensively: an unset or infinite cap is null.
+ * The main pool's per-organisation cap, from the demo configuration the pool is built from
+ * (`PoolStats` does not carry it). Read defensively: an unset or infinite cap is null.
  */
-function tenantCap(config: DemoConfig): number | null {
-  const cap = (config as DemoConfig & { maxPerTenant?: number }).maxPerTenant;
+function maxPerTenant(config: DemoConfig): number | null {
+  const cap = (config as DemoConfig & { poolMaxPerTenant?: number }).poolMaxPerTenant;
   return typeof cap === 'number' && Number.isFinite(cap) ? cap : null;
 }
 

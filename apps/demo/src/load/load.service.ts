@@ -91,21 +91,33 @@ export class LoadService implements OnModuleDestroy {
     const tenants = loadTenants(params.tenants);
     // Workers join stage by stage and run to the end. One timer per stage, not one sleep per
     // worker: a sleep on the run's signal would add an abort listener per worker.
+    // One signal per worker: each worker keeps at most one abort listener at a time (its pool wait
+    // or its hold), so sharing the run's signal would put up to `concurrency` listeners on one
+    // AbortSignal (above 10, Node prints MaxListenersExceededWarning). The run's signal gets one
+    // listener, which fans the abort out.
+    const perWorker: AbortController[] = [];
+    const ended = new Promise<void>((res) =>
+      abort.signal.addEventListener(
+        'abort',
+        () => {
+          for (const c of perWorker) c.abort(abort.signal.reason);
+          res();
+        },
+        { once: true },
+      ),
+    );
     const launched: Array<Promise<void>> = [];
     const launch = (upTo: number) => {
       while (launched.length < upTo && !abort.signal.aborted) {
         const i = launched.length;
+        const c = new AbortController();
+        perWorker.push(c);
         this.status.workers++;
-        launched.push(
-          this.worker(i, tenants, params.holdMs, abort.signal).finally(() => this.status.workers--),
-        );
+        launched.push(this.worker(i, tenants, params.holdMs, c.signal).finally(() => this.status.workers--));
       }
     };
     launch(ramp[0].workers);
     const stageTimers = ramp.slice(1).map((s) => setTimeout(() => launch(s.workers), s.atMs));
-    const ended = new Promise<void>((res) =>
-      abort.signal.addEventListener('abort', () => res(), { once: true }),
-    );
     this.run = ended
       .then(() => {
         clearTimeout(timer);
