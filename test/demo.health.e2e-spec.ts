@@ -3,15 +3,13 @@
  * again after release. Runs on Nest 12 + Terminus 12 and on Nest 11 + Terminus 11.1 (where the
  * DEGRADED state is reported as `ok` with `state: 'DEGRADED'`, since 11.1 has no degraded status).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { AppModule } from '../apps/demo/src/app.module';
 import { loadConfig } from '../apps/demo/src/config';
+import { makeTempDir, removeTempDir } from './helpers/tmp';
 
 const terminusHasDegraded =
   typeof (new HealthIndicatorService().check('probe') as { degraded?: unknown }).degraded === 'function';
@@ -19,7 +17,7 @@ const terminusHasDegraded =
 describe('demo /health (e2e)', () => {
   let app: INestApplication;
   // The demo's default database: the embedded SQLite file, here in a throwaway directory.
-  const dataDir = mkdtempSync(join(tmpdir(), 'reservoir-demo-e2e-'));
+  const dataDir = makeTempDir('reservoir-demo-e2e');
 
   beforeAll(async () => {
     const config = loadConfig({ DATA_DIR: dataDir, PRICING_LOAD_MS: '0', DB_POOL_MAX: '10' });
@@ -29,8 +27,11 @@ describe('demo /health (e2e)', () => {
   });
 
   afterAll(async () => {
-    await app?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      await app?.close();
+    } finally {
+      removeTempDir(dataDir);
+    }
   });
 
   const health = () => request(app.getHttpServer()).get('/health');

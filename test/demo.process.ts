@@ -1,23 +1,20 @@
 /**
- * Starts the BUILT demo (`npm run build` first; .ci/run does) as a child process on a free port with
- * its own data directory, and stops it. Used by the demo e2e and browser tests.
+ * Starts the BUILT demo as a child process on a free port with its own data directory, and stops it.
+ * Used by the demo e2e and browser tests. Jest's global setup builds the demo when dist is missing or
+ * stale (scripts/test-prepare.cjs), so `npm test` and `npx jest test/...` need no build step first.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { builtDemoMain as findBuiltDemo } from '../scripts/test-prepare.cjs';
+import { makeTempDir, removeTempDir } from './helpers/tmp';
 
 const ROOT = resolve(__dirname, '..');
 
 /** Where `nest build demo` put the entry file (it depends on the build's rootDir). */
 export function builtDemoMain(): string {
-  const candidates = [
-    join(ROOT, 'dist', 'apps', 'demo', 'main.js'),
-    join(ROOT, 'dist', 'apps', 'demo', 'apps', 'demo', 'src', 'main.js'),
-  ];
-  const found = candidates.find((c) => existsSync(c));
+  const found = findBuiltDemo(ROOT);
   if (!found) {
-    throw new Error(`The demo is not built (looked for ${candidates.join(' and ')}). Run: npm run build`);
+    throw new Error("The demo is not built. Jest's global setup builds it; by hand: npm run build");
   }
   return found;
 }
@@ -39,20 +36,28 @@ export async function startDemo(
   env: Record<string, string> = {},
   startTimeoutMs = 30_000,
 ): Promise<DemoProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'reservoir-demo-'));
-  const child = spawn(process.execPath, [builtDemoMain()], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: '',
-      PORT: '0',
-      DATA_DIR: dataDir,
-      NO_COLOR: '1',
-      FORCE_COLOR: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // Resolved before the data directory exists, so a missing build leaves no directory behind.
+  const main = builtDemoMain();
+  const dataDir = makeTempDir('reservoir-demo');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [main], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DATABASE_URL: '',
+        PORT: '0',
+        DATA_DIR: dataDir,
+        NO_COLOR: '1',
+        FORCE_COLOR: '0',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    removeTempDir(dataDir);
+    throw err;
+  }
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -62,7 +67,7 @@ export async function startDemo(
 
   const cleanup = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    removeTempDir(dataDir);
   };
   const url = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => {
@@ -97,7 +102,7 @@ export async function startDemo(
         const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
         const result = await exited;
         clearTimeout(killer);
-        rmSync(dataDir, { recursive: true, force: true });
+        removeTempDir(dataDir);
         return result;
       })();
       return stopped;
@@ -110,21 +115,23 @@ export async function call(
   base: string,
   method: string,
   path: string,
-  opts: { org?: string; body?: unknown; timeoutMs?: number } = {},
+  /** `rawBody`: JSON text sent as is (for what JSON.stringify cannot write, e.g. `1e400`). */
+  opts: { org?: string; body?: unknown; rawBody?: string; timeoutMs?: number } = {},
 ): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = {};
   if (opts.org !== undefined) headers['x-organisation-id'] = opts.org;
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const text = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  if (text !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(base + path, {
     method,
     headers,
     signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
-    ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }),
+    ...(text !== undefined && { body: text }),
   });
-  const text = await res.text();
-  let body: unknown = text;
+  const answer = await res.text();
+  let body: unknown = answer;
   try {
-    body = text ? JSON.parse(text) : undefined;
+    body = answer ? JSON.parse(answer) : undefined;
   } catch {
     /* not JSON */
   }

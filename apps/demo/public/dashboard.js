@@ -19,6 +19,14 @@
   var last = null; // latest full snapshot
   var utilPlot = null;
   var waitPlot = null;
+  var stateLog = []; // { t, state }: every change of the badge, for the browser test and the console
+  var loadRequest = false; // a POST /demo/load is in flight
+  var startedRun = null; // startedAt of the run we started, until a snapshot shows it
+  // #load-error shows a 409: 'shown' until a sample shows that run going ('seen'), cleared when a
+  // later sample shows it over. Samples can lag the 409 by up to a second, so "not running" alone
+  // right after the 409 says nothing.
+  var conflict = null;
+  var limitsApplied = false;
 
   function $(id) {
     return document.getElementById(id);
@@ -29,6 +37,22 @@
     if (ms >= 1000) return (ms / 1000).toFixed(2) + ' s';
     if (ms >= 10) return Math.round(ms) + ' ms';
     return ms.toFixed(1) + ' ms';
+  }
+
+  function pad2(n) {
+    return (n < 10 ? '0' : '') + n;
+  }
+
+  /** One time format for axes and legends: local HH:MM:SS, 24 h. `sec` is epoch seconds. */
+  function fmtTime(sec) {
+    if (sec === undefined || sec === null || isNaN(sec)) return '–';
+    var d = new Date(sec * 1000);
+    return pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds());
+  }
+
+  /** "10 s" for a window of 10 000 ms. */
+  function fmtWindow(ms) {
+    return ms % 1000 === 0 ? ms / 1000 + ' s' : fmtMs(ms);
   }
 
   function pct(x) {
@@ -75,9 +99,10 @@
     redraw();
   }
 
+  /** The chart's container width: charts never make the page wider than the screen. */
   function chartWidth(id) {
     var el = $(id);
-    return Math.max(300, el.clientWidth || 600);
+    return Math.max(160, el.clientWidth || 300);
   }
 
   function makePlots() {
@@ -85,11 +110,19 @@
     var timeAxis = Object.assign({}, axis, {
       space: 70,
       values: function (u, vals) {
-        return vals.map(function (v) {
-          return new Date(v * 1000).toLocaleTimeString([], { hour12: false });
-        });
+        return vals.map(fmtTime);
       },
     });
+    // The legend's time is formatted like the axis (uPlot's default legend format differs).
+    var timeSeries = {
+      label: 'time',
+      value: function (u, v) {
+        return fmtTime(v);
+      },
+    };
+    var msValue = function (u, v) {
+      return v === null || v === undefined ? 'no data' : fmtMs(v);
+    };
     utilPlot = new window.uPlot(
       {
         width: chartWidth('util-chart'),
@@ -107,7 +140,7 @@
           }),
         ],
         series: [
-          {},
+          timeSeries,
           { label: 'utilization %', stroke: '#4c9aff', width: 2, fill: 'rgba(76,154,255,0.15)' },
           { label: 'DEGRADED', stroke: '#e0a526', width: 1, dash: [6, 4], points: { show: false } },
           { label: 'UNHEALTHY', stroke: '#e5484d', width: 1, dash: [6, 4], points: { show: false } },
@@ -133,9 +166,9 @@
           }),
         ],
         series: [
-          {},
-          { label: 'p95', stroke: '#22a861', width: 2 },
-          { label: 'p99', stroke: '#e5484d', width: 2 },
+          timeSeries,
+          { label: 'p95', stroke: '#22a861', width: 2, value: msValue },
+          { label: 'p99', stroke: '#e5484d', width: 2, value: msValue },
         ],
       },
       [[], [], []],
@@ -176,6 +209,9 @@
     if (m) {
       thresholds = m.thresholds;
       var badge = $('health-badge');
+      if (badge.getAttribute('data-state') !== m.health.state) {
+        stateLog.push({ t: Date.now(), state: m.health.state });
+      }
       badge.setAttribute('data-state', m.health.state);
       text(badge, m.health.state);
       text(
@@ -188,8 +224,18 @@
       text($('c-pending'), m.pending);
       text($('c-max'), m.max);
       text($('c-util'), pct(m.utilization));
-      text($('c-p95'), fmtMs(m.acquireWaitMs.p95));
-      text($('c-p99'), fmtMs(m.acquireWaitMs.p99));
+      // Percentiles of the last window only; a window without acquires has no data (not the last p99).
+      var win = 'last ' + fmtWindow(m.waitWindow.windowMs);
+      document.querySelectorAll('.win').forEach(function (el) {
+        text(el, win);
+      });
+      var waits = m.acquireWaitMs;
+      ['p95', 'p99'].forEach(function (k) {
+        var el = $('c-' + k);
+        text(el, waits ? fmtMs(waits[k]) : 'no data');
+        el.setAttribute('data-empty', waits ? 'false' : 'true');
+        el.title = waits ? m.waitWindow.acquires + ' acquires in the ' + win : 'no acquires in the ' + win;
+      });
       var arrow =
         { rising: '↗ rising', falling: '↘ falling', stable: '→ stable' }[m.trend.direction] ||
         m.trend.direction;
@@ -214,23 +260,77 @@
         li.textContent = r;
         reasons.appendChild(li);
       });
-      renderTenants(m.tenants);
       text(
         $('tenant-cap'),
-        'each organisation holds at most ' + m.maxPerTenant + ' of ' + m.max + ' connections (maxPerTenant)',
+        m.maxPerTenant === null
+          ? 'no per-organisation cap: one organisation may hold all ' + m.max + ' connections'
+          : 'each organisation holds at most ' +
+              m.maxPerTenant +
+              ' of ' +
+              m.max +
+              ' connections (maxPerTenant)',
       );
+      renderTenants(m.tenants, m.maxPerTenant);
     }
     renderLazy(s.lazy);
     renderPools(s.pools);
-    if (s.load) {
-      text(
-        $('load-status'),
-        s.load.running ? 'load running: ' + s.load.completed + ' ops, ' + s.load.failed + ' failed' : '',
-      );
-    }
+    if (s.loadLimits) applyLimits(s.loadLimits);
+    if (s.load) renderLoad(s.load);
   }
 
-  function renderTenants(tenants) {
+  /** Bounds and placeholders of the form from the server's LOAD_LIMITS (defaults live there only). */
+  function applyLimits(limits) {
+    if (limitsApplied) return;
+    limitsApplied = true;
+    var form = $('load-form');
+    Object.keys(limits).forEach(function (k) {
+      var input = form.elements[k];
+      if (!input) return;
+      input.min = limits[k][0];
+      input.placeholder = limits[k][1];
+      input.max = limits[k][2];
+    });
+  }
+
+  function renderLoad(load) {
+    if (startedRun !== null && load.startedAt === startedRun) startedRun = null;
+    // Until a sample shows the run we just started, it is running as far as the button goes.
+    var running = load.running || startedRun !== null;
+    var button = $('load-start');
+    button.disabled = loadRequest || running;
+    button.title = load.running ? 'a run is in progress until ' + load.endsAt : '';
+    if (conflict === 'shown' && load.running) conflict = 'seen';
+    if (!load.running) {
+      if (!loadRequest && startedRun === null) text($('load-status'), '');
+      // The run the 409 was about is over: Start works again, so the message has done its job.
+      if (conflict === 'seen' && !loadRequest) {
+        conflict = null;
+        text($('load-error'), '');
+      }
+      return;
+    }
+    var stage = 0;
+    var elapsed = Date.now() - Date.parse(load.startedAt);
+    (load.ramp || []).forEach(function (st, i) {
+      if (elapsed >= st.atMs) stage = i;
+    });
+    text(
+      $('load-status'),
+      'running: stage ' +
+        (stage + 1) +
+        '/' +
+        (load.ramp || []).length +
+        ', ' +
+        load.workers +
+        ' workers, ' +
+        load.completed +
+        ' ops, ' +
+        load.failed +
+        ' failed',
+    );
+  }
+
+  function renderTenants(tenants, cap) {
     var el = $('tenants');
     clear(el);
     if (!tenants.length) {
@@ -255,10 +355,17 @@
       var val = document.createElement('span');
       val.className = 'pct';
       val.textContent = pct(t.share);
-      val.title = t.acquired + ' leases, ' + t.inUse + ' in use now';
+      val.title = t.acquired + ' leases since start';
+      // In use now against the per-organisation cap: a tenant at its cap waits, the others do not.
+      var held = document.createElement('span');
+      held.className = 'held';
+      held.textContent = t.inUse + (cap === null ? '' : ' / ' + cap);
+      held.setAttribute('data-at-cap', cap !== null && t.inUse >= cap ? 'true' : 'false');
+      held.title = cap === null ? 'connections in use now (no per-organisation cap)' : 'in use now / cap';
       row.appendChild(name);
       row.appendChild(track);
       row.appendChild(val);
+      row.appendChild(held);
       el.appendChild(row);
     });
   }
@@ -296,6 +403,7 @@
       cell(tr, p.idle);
       cell(tr, p.pending);
       cell(tr, p.created);
+      cell(tr, p.timeouts);
       body.appendChild(tr);
     });
   }
@@ -332,10 +440,16 @@
     var form = $('load-form');
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
+      if (loadRequest) return;
       var body = {};
       ['tenants', 'concurrency', 'durationMs'].forEach(function (k) {
-        body[k] = Number(form.elements[k].value);
+        var v = form.elements[k].value;
+        if (v !== '') body[k] = Number(v);
       });
+      loadRequest = true;
+      $('load-start').disabled = true;
+      conflict = null;
+      text($('load-error'), '');
       text($('load-status'), 'starting…');
       fetch('/demo/load', {
         method: 'POST',
@@ -343,17 +457,40 @@
         body: JSON.stringify(body),
       })
         .then(function (r) {
-          return r.json().then(function (j) {
-            text(
-              $('load-status'),
-              r.ok
-                ? 'load started: ' + j.concurrency + ' workers for ' + j.durationMs + ' ms'
-                : j.message || 'failed',
-            );
-          });
+          return r
+            .json()
+            .catch(function () {
+              return {};
+            })
+            .then(function (j) {
+              if (r.ok) {
+                startedRun = j.startedAt;
+                text(
+                  $('load-status'),
+                  'started: ' +
+                    j.ramp
+                      .map(function (st) {
+                        return st.workers;
+                      })
+                      .join(' → ') +
+                    ' workers over ' +
+                    fmtMs(j.durationMs),
+                );
+                return;
+              }
+              // 409: another run (another tab, curl) is in progress; 400: a value out of bounds.
+              text($('load-status'), '');
+              conflict = r.status === 409 ? 'shown' : null;
+              text($('load-error'), r.status + ' ' + (j.error || r.statusText) + ': ' + (j.message || ''));
+            });
         })
         .catch(function (e) {
-          text($('load-status'), String(e));
+          text($('load-error'), String(e));
+        })
+        .then(function () {
+          loadRequest = false;
+          if (last && last.load) renderLoad(last.load);
+          else $('load-start').disabled = false;
         });
     });
   }
@@ -367,6 +504,16 @@
     state: function () {
       return last && last.main ? last.main.health.state : null;
     },
+    /** The server process the points come from (changes when the page re-syncs with a restarted server). */
+    boot: function () {
+      return boot;
+    },
+    /** Badge changes since the page loaded: [{ t, state }]. */
+    stateLog: function () {
+      return stateLog.slice();
+    },
+    /** The time format of the charts' axes and legends. */
+    formatTime: fmtTime,
     /** Highest utilization among points newer than `sinceMs` (epoch ms). */
     maxUtilization: function (sinceMs) {
       var max = 0;

@@ -15,6 +15,7 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
 };
 
 /**
@@ -48,6 +49,7 @@ export function loadDashboardAssets(): Map<string, Asset> {
     ['dashboard.html', join(dir, 'dashboard.html')],
     ['dashboard.js', join(dir, 'dashboard.js')],
     ['dashboard.css', join(dir, 'dashboard.css')],
+    ['favicon.svg', join(dir, 'favicon.svg')],
     ['uPlot.iife.min.js', join(uplot, 'uPlot.iife.min.js')],
     ['uPlot.min.css', join(uplot, 'uPlot.min.css')],
   ];

@@ -6,6 +6,7 @@
  *   when it reconnects), then `event: sample` once a second. Event ids are `<boot>.<seq>`: a
  *   browser reconnecting to a restarted server (another boot) gets the full history and starts over.
  * GET /dashboard/snapshot: the latest snapshot and history as JSON.
+ * GET /favicon.ico: the page's icon (an SVG), so a browser's default request for it is not a 404.
  */
 import {
   Controller,
@@ -24,32 +25,39 @@ import { type Asset, loadDashboardAssets } from './dashboard.assets';
 import { DashboardService, SAMPLE_INTERVAL_MS } from './dashboard.service';
 
 @SkipTenant()
-@Controller('dashboard')
+@Controller()
 export class DashboardController {
   private readonly assets: Map<string, Asset> = loadDashboardAssets();
 
   constructor(private readonly dashboard: DashboardService) {}
 
-  @Get()
+  @Get('dashboard')
   @Header('Cache-Control', 'no-cache')
   page(): StreamableFile {
     return this.send('dashboard.html');
   }
 
-  @Get('assets/:file')
+  /** Browsers ask for it on any page of the origin (/health, /metrics too), whatever the HTML says. */
+  @Get('favicon.ico')
+  @Header('Cache-Control', 'public, max-age=86400')
+  favicon(): StreamableFile {
+    return this.send('favicon.svg');
+  }
+
+  @Get('dashboard/assets/:file')
   @Header('Cache-Control', 'no-cache')
   asset(@Param('file') file: string): StreamableFile {
     if (file === 'dashboard.html') throw new NotFoundException();
     return this.send(file);
   }
 
-  @Get('snapshot')
+  @Get('dashboard/snapshot')
   @Header('Cache-Control', 'no-store')
   snapshot() {
     return this.dashboard.historySince();
   }
 
-  @Sse('stream')
+  @Sse('dashboard/stream')
   stream(@Headers('last-event-id') lastEventId?: string): Observable<MessageEvent> {
     const history = this.dashboard.historySince(lastEventId);
     const last = history.points.at(-1);

@@ -10,6 +10,7 @@ import { LazyLoader } from '@reservoir/lazy';
 import { type Pool, type PoolOccupancy, PoolRegistry, type PoolStats } from '@reservoir/pool';
 import { DEMO_CONFIG, type DemoConfig, MAIN_POOL_THRESHOLDS } from '../config';
 import { MAIN_POOL } from '../db/db.types';
+import { LOAD_LIMITS } from '../load/load.params';
 import { type LoadStatus, LoadService } from '../load/load.service';
 
 /** One chart point of the main pool. */
@@ -21,9 +22,9 @@ export interface DashboardPoint {
   u: number;
   inUse: number;
   pending: number;
-  /** Acquire wait percentiles, ms. */
-  p95: number;
-  p99: number;
+  /** Acquire wait percentiles over the recent window, ms; null when the window had no acquires. */
+  p95: number | null;
+  p99: number | null;
 }
 
 export interface PoolView extends PoolOccupancy {
@@ -36,17 +37,26 @@ export interface PoolView extends PoolOccupancy {
   trend: PoolStats['trend'];
 }
 
+export interface MainPoolView extends Omit<PoolView, 'acquireWaitMs'> {
+  thresholds: { degraded: number; unhealthy: number };
+  tenants: TenantShare[];
+  /**
+   * The main pool's per-organisation cap (`maxPerTenant`, env DB_POOL_MAX_PER_TENANT): most
+   * connections one organisation holds at once; null when uncapped.
+   */
+  maxPerTenant: number | null;
+  /**
+   * The wait window: acquires in the last `windowMs`. With none, the pool's percentiles describe
+   * old waits, so `acquireWaitMs` is null (no data) rather than the last p99.
+   */
+  waitWindow: { windowMs: number; acquires: number };
+  acquireWaitMs: PoolView['acquireWaitMs'] | null;
+}
+
 export interface DashboardSnapshot {
   at: number;
   database: string;
-  main:
-    | (PoolView & {
-        thresholds: { degraded: number; unhealthy: number };
-        tenants: TenantShare[];
-        /** The main pool's per-organisation cap (DB_POOL_MAX_PER_TENANT). */
-        maxPerTenant: number;
-      })
-    | null;
+  main: MainPoolView | null;
   pools: PoolView[];
   lazy: {
     hitRatio: number;
@@ -60,6 +70,8 @@ export interface DashboardSnapshot {
     }>;
   };
   load: LoadStatus;
+  /** [min, default, max] of each load parameter: the page's form takes bounds and placeholders from it. */
+  loadLimits: typeof LOAD_LIMITS;
 }
 
 export interface TenantShare {
@@ -89,6 +101,8 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
   /** Changes on every start, so a browser that reconnects to a restarted server starts over. */
   readonly boot = randomBytes(4).toString('hex');
   private readonly history: DashboardPoint[] = [];
+  /** `stats().acquired` of the main pool at each sample time, for acquires-in-window. */
+  private readonly acquiredAt: Array<{ t: number; acquired: number }> = [];
   private seq = 0;
   private latest?: DashboardSample;
   private readonly subscriptions: Subscription[] = [];
@@ -140,8 +154,8 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
       u: m?.utilization ?? 0,
       inUse: m?.inUse ?? 0,
       pending: m?.pending ?? 0,
-      p95: round(m?.acquireWaitMs.p95 ?? 0),
-      p99: round(m?.acquireWaitMs.p99 ?? 0),
+      p95: m?.acquireWaitMs ? m.acquireWaitMs.p95 : null,
+      p99: m?.acquireWaitMs ? m.acquireWaitMs.p99 : null,
     };
     this.history.push(point);
     if (this.history.length > HISTORY_POINTS) this.history.shift();
@@ -151,19 +165,25 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
   }
 
   snapshot(): DashboardSnapshot {
+    const at = Date.now();
     const pools = this.registry.all().map((p) => ({ pool: p, view: view(p) }));
     const mainEntry = pools.find((p) => p.pool.name === MAIN_POOL);
-    const main = mainEntry
-      ? {
-          ...mainEntry.view,
-          thresholds: { ...MAIN_POOL_THRESHOLDS },
-          tenants: tenantShares(mainEntry.pool.stats()),
-          maxPerTenant: this.config.poolMaxPerTenant,
-        }
-      : null;
+    let main: MainPoolView | null = null;
+    if (mainEntry) {
+      const stats = mainEntry.pool.stats();
+      const acquires = this.acquiresInWindow(at, stats.acquired);
+      main = {
+        ...mainEntry.view,
+        thresholds: { ...MAIN_POOL_THRESHOLDS },
+        tenants: tenantShares(stats),
+        maxPerTenant: maxPerTenant(this.config),
+        waitWindow: { windowMs: this.config.healthWindowMs, acquires },
+        acquireWaitMs: acquires > 0 ? mainEntry.view.acquireWaitMs : null,
+      };
+    }
     const lazyStats = this.lazy.stats();
     return {
-      at: Date.now(),
+      at,
       database: this.config.database,
       main,
       pools: pools.map((p) => p.view),
@@ -179,8 +199,30 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
         })),
       },
       load: this.load.current(),
+      loadLimits: LOAD_LIMITS,
     };
   }
+
+  /**
+   * Acquires of the main pool in the last wait window: the counter now minus its value at the newest
+   * reading at least a window old (or the oldest reading while the app is younger than a window).
+   */
+  private acquiresInWindow(now: number, acquired: number): number {
+    const windowMs = this.config.healthWindowMs;
+    const readings = this.acquiredAt;
+    readings.push({ t: now, acquired });
+    while (readings.length > 1 && readings[1].t <= now - windowMs) readings.shift();
+    return acquired - readings[0].acquired;
+  }
+}
+
+/**
+ * The main pool's per-organisation cap, from the demo configuration the pool is built from
+ * (`PoolStats` does not carry it). Read defensively: an unset or infinite cap is null.
+ */
+function maxPerTenant(config: DemoConfig): number | null {
+  const cap = (config as DemoConfig & { poolMaxPerTenant?: number }).poolMaxPerTenant;
+  return typeof cap === 'number' && Number.isFinite(cap) ? cap : null;
 }
 
 function round(x: number): number {

@@ -1,7 +1,8 @@
 /**
  * Operator endpoints of the demo (no tenant header: they act on the whole app).
- * - `POST /demo/load` `{ tenants, concurrency, durationMs, holdMs }`: starts a bounded load run
- *   (each value clamped, see LOAD_LIMITS); 202 with the effective parameters; 409 while one runs.
+ * - `POST /demo/load` `{ tenants, concurrency, durationMs, holdMs }`: starts a bounded load run that
+ *   ramps up its workers (see load.params.ts); 202 with the effective parameters and the ramp; 400 for
+ *   an unknown key or a value that is not an integer inside LOAD_LIMITS; 409 while one runs.
  * - `GET /demo/load`: the run's status. `DELETE /demo/load`: stops it.
  * - `POST /demo/hold?n=7`, `POST /demo/release`: hold / release leases of the main pool exactly.
  */
@@ -19,7 +20,8 @@ import {
 } from '@nestjs/common';
 import { SkipTenant } from '@reservoir/tenant';
 import { DemoLeases } from './demo-leases.service';
-import { LOAD_LIMITS, type LoadParams, LoadService } from './load.service';
+import { parseLoadBody } from './load.params';
+import { LoadService } from './load.service';
 
 @SkipTenant()
 @Controller('demo')
@@ -31,24 +33,8 @@ export class DemoController {
 
   @Post('load')
   @HttpCode(202)
-  startLoad(@Body() body: Partial<Record<keyof LoadParams, unknown>> | undefined) {
-    if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
-      throw new BadRequestException('body must be a JSON object');
-    }
-    // Out-of-range numbers are clamped (documented); a typo or a non-number is an error, not a default.
-    for (const [key, value] of Object.entries(body ?? {})) {
-      if (!(key in LOAD_LIMITS)) {
-        throw new BadRequestException(
-          `unknown load parameter "${key}"; known: ${Object.keys(LOAD_LIMITS).join(', ')}`,
-        );
-      }
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new BadRequestException(
-          `load parameter "${key}" must be a finite number, got ${JSON.stringify(value)}`,
-        );
-      }
-    }
-    return this.load.start(body ?? {});
+  startLoad(@Body() body: unknown) {
+    return this.load.start(parseLoadBody(body));
   }
 
   @Get('load')

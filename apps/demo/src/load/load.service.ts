@@ -1,47 +1,34 @@
 /**
- * Bounded load for the demo: `concurrency` workers, each looping over `tenants` organisations for
- * `durationMs`, every iteration a tenant-scoped settings read (LazyModule hit) plus a slow read
- * that holds a pooled connection for `holdMs`. With concurrency above 70 % of the pool's max the
- * pool goes DEGRADED, at or above max UNHEALTHY (callers queue), and it recovers when the run ends.
+ * Bounded load for the demo: workers looping over `tenants` organisations for `durationMs`, every
+ * iteration a tenant-scoped settings read (LazyModule hit) plus a slow read that holds a pooled
+ * connection for `holdMs`. The number of workers ramps up in three stages (`rampPlan`): below the
+ * main pool's degraded threshold, past it, then the peak `concurrency`, which saturates the pool
+ * (callers queue). So one default run walks HEALTHY → DEGRADED → UNHEALTHY, and the pool recovers to
+ * HEALTHY when it ends.
  *
- * Every parameter is clamped, only one run exists at a time, and a run stops early on shutdown.
+ * Parameters are validated by the controller (`parseLoadBody`), only one run exists at a time, and a
+ * run stops early on shutdown.
  */
 import { ConflictException, Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { TenantContext } from '@reservoir/tenant';
+import { DEMO_CONFIG, type DemoConfig, MAIN_POOL_THRESHOLDS } from '../config';
 import { PROJECTS_REPOSITORY, type ProjectsRepository } from '../db/db.types';
 import { SEED_ORGANISATIONS, sleep } from '../db/seed';
 import { TenantSettingsService } from '../settings/lazy-resources.service';
-
-/** Bounds of every load parameter: [min, default, max]. */
-export const LOAD_LIMITS = {
-  tenants: [1, 4, 20],
-  concurrency: [1, 12, 64],
-  durationMs: [500, 8_000, 60_000],
-  holdMs: [10, 250, 2_000],
-} as const;
-
-export type LoadParams = { -readonly [K in keyof typeof LOAD_LIMITS]: number };
+import { LoadMessages } from './load.messages';
+import { type LoadParams, type RampStage, rampPlan, withLoadDefaults } from './load.params';
 
 export interface LoadStatus extends LoadParams {
   running: boolean;
   startedAt: string | null;
   endsAt: string | null;
+  /** The run's stages: from `atMs` after the start, `workers` workers. */
+  ramp: RampStage[];
+  /** Workers running now. */
+  workers: number;
   completed: number;
   failed: number;
   lastError: string | null;
-}
-
-/** Clamps each parameter into its bounds; non-numbers take the default. */
-export function clampLoad(input: Partial<Record<keyof LoadParams, unknown>> = {}): LoadParams {
-  const out = {} as LoadParams;
-  for (const key of Object.keys(LOAD_LIMITS) as Array<keyof LoadParams>) {
-    const [min, def, max] = LOAD_LIMITS[key];
-    const raw = input[key];
-    const n =
-      typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-    out[key] = Number.isFinite(n) ? Math.min(max, Math.max(min, Math.round(n))) : def;
-  }
-  return out;
 }
 
 /** Seeded organisations first, then synthetic ones (`load-06`, …) up to `n`. */
@@ -57,10 +44,12 @@ export class LoadService implements OnModuleDestroy {
   private abort?: AbortController;
   private run?: Promise<void>;
   private status: LoadStatus = {
-    ...clampLoad(),
+    ...withLoadDefaults(),
     running: false,
     startedAt: null,
     endsAt: null,
+    ramp: [],
+    workers: 0,
     completed: 0,
     failed: 0,
     lastError: null,
@@ -70,19 +59,17 @@ export class LoadService implements OnModuleDestroy {
     @Inject(PROJECTS_REPOSITORY) private readonly repo: ProjectsRepository,
     private readonly tenant: TenantContext,
     private readonly settings: TenantSettingsService,
+    @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
   ) {}
 
   current(): LoadStatus {
-    return { ...this.status };
+    return { ...this.status, ramp: this.status.ramp.map((s) => ({ ...s })) };
   }
 
-  start(input: Partial<Record<keyof LoadParams, unknown>>): LoadStatus {
-    if (this.status.running) {
-      throw new ConflictException(
-        `a load run is already going until ${this.status.endsAt}; DELETE /demo/load stops it`,
-      );
-    }
-    const params = clampLoad(input);
+  start(input: Partial<LoadParams> = {}): LoadStatus {
+    if (this.status.running) throw new ConflictException(LoadMessages.alreadyRunning(this.status.endsAt));
+    const params = withLoadDefaults(input);
+    const ramp = rampPlan(params, { max: this.config.poolMax, ...MAIN_POOL_THRESHOLDS });
     const abort = new AbortController();
     const started = Date.now();
     this.abort = abort;
@@ -91,33 +78,56 @@ export class LoadService implements OnModuleDestroy {
       running: true,
       startedAt: new Date(started).toISOString(),
       endsAt: new Date(started + params.durationMs).toISOString(),
+      ramp,
+      workers: 0,
       completed: 0,
       failed: 0,
       lastError: null,
     };
     this.logger.log(
-      `load: ${params.concurrency} workers × ${params.tenants} tenants for ${params.durationMs} ms (hold ${params.holdMs} ms)`,
+      `load: ${ramp.map((s) => s.workers).join(' → ')} workers × ${params.tenants} tenants for ${params.durationMs} ms (hold ${params.holdMs} ms)`,
     );
     const timer = setTimeout(() => abort.abort(new Error('load run finished')), params.durationMs);
     const tenants = loadTenants(params.tenants);
-    // One signal per worker. Each worker keeps at most one abort listener at a time (its pool wait
-    // or its hold), so sharing the run's signal would put `concurrency` listeners on one
-    // AbortSignal: above 10, Node prints MaxListenersExceededWarning ("possible memory leak"). The
-    // run's signal gets exactly one listener, which fans the abort out.
-    const perWorker = Array.from({ length: params.concurrency }, () => new AbortController());
-    abort.signal.addEventListener(
-      'abort',
-      () => {
-        for (const c of perWorker) c.abort(abort.signal.reason);
-      },
-      { once: true },
+    // Workers join stage by stage and run to the end. One timer per stage, not one sleep per
+    // worker: a sleep on the run's signal would add an abort listener per worker.
+    // One signal per worker: each worker keeps at most one abort listener at a time (its pool wait
+    // or its hold), so sharing the run's signal would put up to `concurrency` listeners on one
+    // AbortSignal (above 10, Node prints MaxListenersExceededWarning). The run's signal gets one
+    // listener, which fans the abort out.
+    const perWorker: AbortController[] = [];
+    const ended = new Promise<void>((res) =>
+      abort.signal.addEventListener(
+        'abort',
+        () => {
+          for (const c of perWorker) c.abort(abort.signal.reason);
+          res();
+        },
+        { once: true },
+      ),
     );
-    const workers = perWorker.map((c, i) => this.worker(i, tenants, params.holdMs, c.signal));
-    this.run = Promise.all(workers).then(() => {
-      clearTimeout(timer);
-      this.status.running = false;
-      this.logger.log(`load finished: ${this.status.completed} ops, ${this.status.failed} failed`);
-    });
+    const launched: Array<Promise<void>> = [];
+    const launch = (upTo: number) => {
+      while (launched.length < upTo && !abort.signal.aborted) {
+        const i = launched.length;
+        const c = new AbortController();
+        perWorker.push(c);
+        this.status.workers++;
+        launched.push(this.worker(i, tenants, params.holdMs, c.signal).finally(() => this.status.workers--));
+      }
+    };
+    launch(ramp[0].workers);
+    const stageTimers = ramp.slice(1).map((s) => setTimeout(() => launch(s.workers), s.atMs));
+    this.run = ended
+      .then(() => {
+        clearTimeout(timer);
+        for (const t of stageTimers) clearTimeout(t);
+        return Promise.all(launched); // complete: nothing launches after the abort
+      })
+      .then(() => {
+        this.status.running = false;
+        this.logger.log(`load finished: ${this.status.completed} ops, ${this.status.failed} failed`);
+      });
     return this.current();
   }
 
