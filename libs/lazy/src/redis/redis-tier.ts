@@ -145,6 +145,7 @@ export class RedisTier {
   private readerNeedsCheck = false;
   private readerLoop: Promise<void> | undefined;
   private lastState: RedisTierState = 'degraded';
+  private probeTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly counters = {
     l2Hits: 0,
     l2Misses: 0,
@@ -177,6 +178,8 @@ export class RedisTier {
         connectTimeout: o.connectTimeoutMs,
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
+        // A command cut off by a disconnect has already failed for its caller: never replay it later.
+        autoResendUnfulfilledCommands: false,
         retryStrategy: (n: number) => Math.min(25 * 2 ** n, 500),
       });
       this.ownsClient = true;
@@ -187,6 +190,8 @@ export class RedisTier {
       commandTimeout: o.busBlockMs + o.commandTimeoutMs,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
+      // A blocked read replayed after a reconnect would skip the gap check: fail it instead.
+      autoResendUnfulfilledCommands: false,
       retryStrategy: (n: number) => Math.min(25 * 2 ** n, 500),
     });
     this.reader.on('error', () => undefined);
@@ -297,6 +302,18 @@ export class RedisTier {
     this.breakerOpenedAt = Date.now();
     this.needsResync = true;
     this.emitState();
+    this.scheduleProbe();
+  }
+
+  /** While the breaker is open, one PING per `breakerOpenMs` finds out when Redis answers again. */
+  private scheduleProbe(): void {
+    if (this.probeTimer !== undefined || this.closed) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.breakerOpenedAt === undefined || this.closed) return;
+      this.call('probe', () => this.redis.ping()).catch(() => this.scheduleProbe());
+    }, this.options.breakerOpenMs);
+    this.probeTimer.unref?.();
   }
 
   private lostConnection(): void {
@@ -629,8 +646,7 @@ export class RedisTier {
       try {
         if (this.reader.status !== 'ready') {
           this.readerNeedsCheck = true;
-          await sleep(backoff);
-          backoff = Math.min(backoff * 2, 500);
+          await this.readerReady();
           continue;
         }
         if (this.lastId === undefined) {
@@ -640,6 +656,7 @@ export class RedisTier {
           ][];
           this.lastId = last.length > 0 ? last[0][0] : '0-0';
           this.readerNeedsCheck = false;
+          this.emitState();
         } else if (this.readerNeedsCheck) {
           await this.checkGap();
           this.readerNeedsCheck = false;
@@ -663,6 +680,20 @@ export class RedisTier {
         backoff = Math.min(backoff * 2, 500);
       }
     }
+  }
+
+  /** Resolves when the reader connection is ready again, or after `busBlockMs` (a bounded wait). */
+  private readerReady(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.reader.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.options.busBlockMs);
+      timer.unref?.();
+      this.reader.once('ready', done);
+    });
   }
 
   /**
@@ -698,10 +729,18 @@ export class RedisTier {
       this.staleAll('data-loss');
       return;
     }
+    // Trimming does not move max-deleted-entry-id (only XDEL does), so the first entry is the real
+    // test: if it is newer than the last one read, something in between may be gone. When exactly
+    // the last-read entry was the last one trimmed this says "gap" without one: safe, just reloads.
+    // From '0-0' (the stream was empty when the reader started) only a count can tell: more entries
+    // added than the stream holds means some were trimmed unread.
+    const added = field('entries-added');
+    const length = field('length');
     const gap =
-      typeof maxDeleted === 'string'
-        ? idLess(last, maxDeleted)
-        : first !== null && first !== undefined && idLess(last, first[0]);
+      last === '0-0'
+        ? typeof added === 'number' && typeof length === 'number' && added > length
+        : (typeof maxDeleted === 'string' && idLess(last, maxDeleted)) ||
+          (first !== null && first !== undefined && idLess(last, first[0]));
     if (gap) this.staleAll('gap');
   }
 
@@ -737,6 +776,8 @@ export class RedisTier {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.lastState = 'disconnected';
+    if (this.probeTimer !== undefined) clearTimeout(this.probeTimer);
     for (const id of [...this.waiters.keys()]) this.wake(id);
     this.reader.disconnect();
     await withDeadline(
