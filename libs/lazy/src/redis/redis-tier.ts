@@ -134,6 +134,7 @@ export class RedisTier {
   private readonly listeners = new Set<(e: TierEvent) => void>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly queue = new Map<string, Queued>();
+  private readonly flights = new Map<string, Promise<TierLoadResult<unknown>>>();
   private readonly lag = new SampleWindow(1024);
   private closed = false;
   private failures = 0;
@@ -542,10 +543,25 @@ export class RedisTier {
    * and polls L2 with backoff within `fleetWaitMs`, then loads locally. With Redis unreachable it loads
    * locally at once. Errors of `load` and `LazyCodecError` propagate; Redis errors never do.
    */
-  async getOrLoad<T>(
+  getOrLoad<T>(
     ref: TierRef,
     load: (version: number | undefined) => Promise<T> | T,
     floor = 0,
+  ): Promise<TierLoadResult<T>> {
+    // In-process single-flight first: concurrent misses of one entry in this process make one trip
+    // through Redis (and at most one loader call), whatever the caller above does.
+    const id = `${this.keyOf('e', ref)}|${floor}`;
+    const running = this.flights.get(id);
+    if (running !== undefined) return running as Promise<TierLoadResult<T>>;
+    const p = this.fleetLoad(ref, load, floor).finally(() => this.flights.delete(id));
+    this.flights.set(id, p);
+    return p;
+  }
+
+  private async fleetLoad<T>(
+    ref: TierRef,
+    load: (version: number | undefined) => Promise<T> | T,
+    floor: number,
   ): Promise<TierLoadResult<T>> {
     try {
       const hit = await this.read<T>(ref);

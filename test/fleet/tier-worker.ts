@@ -1,0 +1,90 @@
+/*
+ * One fleet member for the multi-process tier tests: a RedisTier in its own node process, driven by
+ * the parent over IPC. Run as `node -r test/helpers/ts-register.js test/fleet/tier-worker.ts` with
+ * REDIS_URL and TIER_PREFIX set. Every command answers `{ id, ok, result | error }`.
+ */
+import { RedisTier, type TierEvent, type TierRef } from '@reservoir/lazy/redis';
+
+type Cmd =
+  | { id: number; op: 'stampede'; ref: TierRef; callers: number; loadMs: number; startAt: number }
+  | { id: number; op: 'invalidate'; ref: TierRef }
+  | { id: number; op: 'getOrLoad'; ref: TierRef; value: unknown; loadMs: number }
+  | { id: number; op: 'stats' }
+  | { id: number; op: 'close' };
+
+const tier = new RedisTier({
+  url: process.env.REDIS_URL,
+  prefix: process.env.TIER_PREFIX,
+  leaseMs: Number(process.env.TIER_LEASE_MS ?? 10_000),
+});
+const send = (m: unknown): void => {
+  process.send?.(m);
+};
+let loaderCalls = 0;
+
+tier.onEvent((e: TierEvent) => {
+  if (e.type === 'invalidate' || e.type === 'set' || e.type === 'tenant')
+    send({ event: { ...e, receivedAt: Date.now(), pid: process.pid } });
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function run(cmd: Cmd): Promise<unknown> {
+  switch (cmd.op) {
+    case 'stampede': {
+      await sleep(Math.max(0, cmd.startAt - Date.now()));
+      const load = async (): Promise<{ by: number }> => {
+        loaderCalls++;
+        await sleep(cmd.loadMs);
+        return { by: process.pid };
+      };
+      const results = await Promise.all(
+        Array.from({ length: cmd.callers }, () => tier.getOrLoad(cmd.ref, load)),
+      );
+      return {
+        loaderCalls,
+        versions: [...new Set(results.map((r) => r.version))],
+        values: [...new Set(results.map((r) => JSON.stringify(r.value)))],
+        sources: results.reduce<Record<string, number>>(
+          (acc, r) => ({ ...acc, [r.source]: (acc[r.source] ?? 0) + 1 }),
+          {},
+        ),
+      };
+    }
+    case 'invalidate': {
+      const sentAt = Date.now();
+      const version = await tier.invalidate(cmd.ref);
+      return { sentAt, version };
+    }
+    case 'getOrLoad': {
+      send({ started: cmd.id });
+      const r = await tier.getOrLoad(cmd.ref, async (version) => {
+        loaderCalls++;
+        send({ loading: cmd.id, version });
+        await sleep(cmd.loadMs);
+        return cmd.value;
+      });
+      return { ...r, stats: tier.stats() };
+    }
+    case 'stats':
+      return { ...tier.stats(), loaderCalls };
+    case 'close':
+      await tier.close();
+      setImmediate(() => process.exit(0));
+      return true;
+  }
+}
+
+process.on('message', (cmd: Cmd) => {
+  run(cmd).then(
+    (result) => send({ id: cmd.id, ok: true, result }),
+    (err: unknown) =>
+      send({
+        id: cmd.id,
+        ok: false,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      }),
+  );
+});
+
+void tier.ready(5_000).then((ok) => send({ ready: ok, pid: process.pid }));
