@@ -11,11 +11,13 @@ import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TenantContext, TenantModule } from '@reservoir/tenant';
 import { LazyLoader, LazyModule, LazyResource } from '@reservoir/lazy';
+import { ReservoirMetricsCollector } from '@reservoir/metrics';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { createCache } from 'cache-manager';
 import { LRUCache } from 'lru-cache';
 import { type Case, machineLine, median, ratioTable, runInterleaved, writeSection } from './lib/harness';
+import { MEMORY_ENTRIES, bytesPerEntry, memoryTable, type MemoryCase } from './lib/lazy-memory';
 
 const KEYS = Array.from({ length: 8 }, (_, i) => `sku-${i}`);
 const BATCH = 1000;
@@ -33,6 +35,109 @@ class PriceService {
 
 @Module({ imports: [TenantModule.forRoot(), LazyModule.forRoot()], providers: [PriceService] })
 class BenchModule {}
+
+const VALUE = { shared: true };
+
+@Injectable()
+class ItemService {
+  @LazyResource({ tenantScoped: false })
+  async item(sku: string): Promise<object> {
+    void sku;
+    return VALUE;
+  }
+
+  @LazyResource()
+  async scopedItem(sku: string): Promise<object> {
+    void sku;
+    return VALUE;
+  }
+}
+
+@Module({
+  imports: [TenantModule.forRoot(), LazyModule.forRoot({ maxEntries: 2 * MEMORY_ENTRIES })],
+  providers: [ItemService],
+})
+class MemoryModule {}
+
+async function memoryRows(): Promise<{ name: string; bytes: number[] }[]> {
+  const keys = (n: number) => Array.from({ length: n }, (_, i) => `sku-${i}`);
+  const lazyApp = async () => {
+    const app = await NestFactory.createApplicationContext(MemoryModule, { logger: false });
+    return { app, svc: app.get(ItemService), tenant: app.get(TenantContext) };
+  };
+  const cases: MemoryCase[] = [
+    {
+      name: 'lru-cache 11 `set`',
+      make: async () => {
+        const lru = new LRUCache<string, object>({ max: MEMORY_ENTRIES * 2 });
+        return { ref: lru, fill: async (n) => void keys(n).forEach((k) => lru.set(k, VALUE)) };
+      },
+    },
+    {
+      name: 'cache-manager 7 `set` (memory)',
+      make: async () => {
+        const c = createCache();
+        return {
+          ref: c,
+          fill: async (n) => {
+            for (const k of keys(n)) await c.set(k, VALUE);
+          },
+        };
+      },
+    },
+    {
+      name: 'bentocache 1.6 `set` (memory L1)',
+      make: async () => {
+        const b = new BentoCache({
+          default: 'memory',
+          stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: MEMORY_ENTRIES * 2 })) },
+        });
+        return {
+          ref: b,
+          fill: async (n) => {
+            for (const k of keys(n)) await b.set({ key: k, value: VALUE });
+          },
+          close: () => b.disconnect(),
+        };
+      },
+    },
+    {
+      name: '@reservoir/lazy `@LazyResource` (global)',
+      make: async () => {
+        const { app, svc } = await lazyApp();
+        return {
+          ref: app,
+          fill: async (n) => {
+            for (const k of keys(n)) await svc.item(k);
+          },
+          close: () => app.close(),
+        };
+      },
+    },
+    {
+      name: '@reservoir/lazy `@LazyResource` (tenant-scoped, 100 tenants x 1,000 keys)',
+      make: async () => {
+        const { app, svc, tenant } = await lazyApp();
+        return {
+          ref: app,
+          fill: async (n) => {
+            const per = n / 100;
+            const ks = keys(per);
+            for (let t = 0; t < 100; t++) {
+              await tenant.run(`org-${t}`, async () => {
+                for (const k of ks) await svc.scopedItem(k);
+              });
+            }
+          },
+          close: () => app.close(),
+        };
+      },
+    },
+  ];
+  const rows = [];
+  for (const c of cases) rows.push(await bytesPerEntry(c));
+  return rows;
+}
 
 /** Runs `op` in batches until `durationMs` passed; returns the number of operations. */
 async function loop(durationMs: number, op: (i: number) => Promise<unknown>): Promise<number> {
@@ -76,6 +181,18 @@ async function main(): Promise<void> {
   lazy.register('global', async () => 42, { tenantScoped: false });
   lazy.register('scoped', async () => 42);
 
+  // The same module again, with the metrics collector attached to its loader.
+  const appM = await NestFactory.createApplicationContext(BenchModule, { logger: false });
+  const lazyM = appM.get(LazyLoader);
+  const svcM = appM.get(PriceService);
+  lazyM.register('global', async () => 42, { tenantScoped: false });
+  const collector = new ReservoirMetricsCollector({ pools: () => [], lazy: () => [lazyM] });
+  // A third, observed through events$ (how the collector used to attach), for comparison.
+  const appE = await NestFactory.createApplicationContext(BenchModule, { logger: false });
+  const lazyE = appE.get(LazyLoader);
+  lazyE.register('global', async () => 42, { tenantScoped: false });
+  const sub = lazyE.events$.subscribe(() => undefined);
+
   const lru = new LRUCache<string, number>({ max: 1000 });
   for (const k of KEYS) lru.set(k, k.length);
   const cm = createCache();
@@ -92,6 +209,11 @@ async function main(): Promise<void> {
     }
   });
   await lazy.get('global');
+  await tenant.run('acme', async () => {
+    for (const k of KEYS) await svcM.price(k);
+  });
+  await lazyM.get('global');
+  await lazyE.get('global');
   for (const k of KEYS) {
     await cm.wrap(k, async () => k.length);
     await bento.getOrSet({ key: k, factory: async () => k.length });
@@ -102,7 +224,19 @@ async function main(): Promise<void> {
       name: '@LazyResource method, 1 arg, in TenantContext.run',
       run: (ms) => tenant.run('acme', () => loop(ms, (i) => svc.price(KEYS[i & 7]))),
     },
+    {
+      name: '@LazyResource method, 1 arg, in TenantContext.run, metrics collector attached',
+      run: (ms) => tenant.run('acme', () => loop(ms, (i) => svcM.price(KEYS[i & 7]))),
+    },
     { name: 'LazyLoader.get (global resource)', run: (ms) => loop(ms, () => lazy.get('global')) },
+    {
+      name: 'LazyLoader.get (global resource), metrics collector attached',
+      run: (ms) => loop(ms, () => lazyM.get('global')),
+    },
+    {
+      name: 'LazyLoader.get (global resource), events$ observed',
+      run: (ms) => loop(ms, () => lazyE.get('global')),
+    },
     {
       name: 'LazyLoader.get (tenant-scoped, in TenantContext.run)',
       run: (ms) => tenant.run('acme', () => loop(ms, () => lazy.get('scoped'))),
@@ -132,8 +266,13 @@ async function main(): Promise<void> {
   if (svc.loads !== KEYS.length) throw new Error(`hit loop loaded ${svc.loads - KEYS.length} extra time(s)`);
 
   const by = (prefix: string) => results.find((r) => r.name.startsWith(prefix))!.median;
-  const decoratedVsCm = by('@LazyResource') / by('cache-manager');
-  const getVsLimit = by('LazyLoader.get (global') / by('limit');
+  const exact = (name: string) => results.find((r) => r.name === name)!.median;
+  const decoratedVsCm = exact('@LazyResource method, 1 arg, in TenantContext.run') / by('cache-manager');
+  const decoratedMVsCm =
+    exact('@LazyResource method, 1 arg, in TenantContext.run, metrics collector attached') /
+    by('cache-manager');
+  const getVsLimit = exact('LazyLoader.get (global resource)') / by('limit');
+  const getMVsLimit = exact('LazyLoader.get (global resource), metrics collector attached') / by('limit');
 
   // stampede: a fresh key (and resource) per rep, so every rep starts cold
   const stampedeRows = [
@@ -144,6 +283,10 @@ async function main(): Promise<void> {
     await stampede('LazyLoader.get (tenant-scoped, in TenantContext.run)', (key, loader) => {
       if (!lazy.isRegistered(key)) lazy.register(key, loader);
       return tenant.run('acme', () => lazy.get(key));
+    }),
+    await stampede('LazyLoader.get, metrics collector attached', (key, loader) => {
+      if (!lazyM.isRegistered(key)) lazyM.register(key, loader, { tenantScoped: false });
+      return lazyM.get(key);
     }),
     await stampede('cache-manager 7 wrap', (key, loader) => cm.wrap(key, loader)),
     await stampede('bentocache getOrSet', (key, loader) => bento.getOrSet({ key, factory: loader })),
@@ -160,17 +303,33 @@ async function main(): Promise<void> {
     ratioTable(results, 'cache-manager 7 wrap'),
     '',
     `- Target: decorated method >= 5x cache-manager wrap: **${decoratedVsCm.toFixed(2)}x** ${decoratedVsCm >= 5 ? '(met)' : '(NOT met)'}`,
+    `- Target: decorated method, metrics collector attached, >= 5x cache-manager wrap: **${decoratedMVsCm.toFixed(2)}x** ${decoratedMVsCm >= 5 ? '(met)' : '(NOT met)'}`,
     `- Target: LazyLoader.get >= 0.5x the promise-returning limit: **${getVsLimit.toFixed(2)}x** ${getVsLimit >= 0.5 ? '(met)' : '(NOT met)'}`,
+    `- Target: LazyLoader.get, metrics collector attached, >= 0.5x the limit: **${getMVsLimit.toFixed(2)}x** ${getMVsLimit >= 0.5 ? '(met)' : '(NOT met)'}`,
+    '',
+    'The collector attaches a load tracker (`addMetricsTracker`), told about loads only, so a hit costs',
+    'the same with it; the `events$ observed` row shows what observing every hit event costs instead.',
     '',
     '### Stampede: 10,000 concurrent callers on a cold key (loader takes 5 ms), 5 reps',
     '',
     '| cache | median wall time | loader calls per rep |',
     '|---|---:|---|',
     ...stampedeRows,
+    '',
+    `### Memory per cached entry at ${MEMORY_ENTRIES.toLocaleString('en')} entries, beyond the value`,
+    '',
+    'One shared value object for every entry, so the bytes are the cache bookkeeping plus the key it',
+    'keeps. Full GC before and after the fill; median of 3 fresh instances.',
+    '',
+    memoryTable(await memoryRows(), 150),
   ].join('\n');
   console.log(md);
   writeSection('lazy', md);
   await bento.disconnect();
+  sub.unsubscribe();
+  collector.close();
+  await appE.close();
+  await appM.close();
   await app.close();
 }
 

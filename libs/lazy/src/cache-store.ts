@@ -4,27 +4,20 @@ import type { LazyEvictionPolicy } from './lazy.options';
 
 /**
  * One cached value with its bookkeeping. Plain data (no functions, no references to loader state), so
- * a shared tier can serialize it.
+ * a shared tier can serialize it. Deliberately small (four fields, integer times): the entry is most
+ * of the per-entry memory. What can be derived is not stored: the resource, organisation and entry key
+ * come from the store key, and the stale/expiry deadlines from `loadedAt` plus the resource's
+ * `staleAfterMs` / `ttlMs`.
  *
  * @publicApi
  */
 export interface LazyEntry<T = unknown> {
   value: T;
-  /** 1 after the first load, +1 per successful load. */
+  /** Handed out by the loader's `VersionSource`: greater than every earlier version of the resource. */
   version: number;
-  /** Resource name (registered key, or `Class.method` of a decorated method). */
-  resource: string;
-  /** Entry key inside the resource (`key`, or `Class.method(args)`). */
-  entryKey: string;
-  /** Organisation the entry belongs to; undefined for `tenantScoped: false` resources. */
-  organisationId: string | undefined;
-  /** Clock time of the load, in ms. */
+  /** Clock time of the load, in whole ms (rounded down). */
   loadedAt: number;
-  /** `loadedAt + staleAfterMs` (Infinity when never stale). */
-  staleAt: number;
-  /** `loadedAt + ttlMs` (Infinity when never expires). */
-  expiresAt: number;
-  /** `versionOf(value)` when the resource has one. */
+  /** `versionOf(value)` when the resource has one, else undefined. */
   sourceVersion: unknown;
 }
 

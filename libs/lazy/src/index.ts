@@ -14,6 +14,8 @@ export { LazyLoader } from './lazy-loader.service';
 export {
   LazyLoaderCore,
   type LazyLoaderCoreDeps,
+  type LazyScopeRunner,
+  type LazyMetricsTracker,
   type LazyInvalidateOptions,
   type LazyReadOptions,
   type LazyStats,
@@ -24,11 +26,20 @@ export {
 export { LazyResource } from './lazy-resource.decorator';
 export { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
 export type { LazyEvent, LazyAlertKind, LazyLogger } from './lazy.events';
-export { LazyLoadError, LazyConfigError, LazyKeyError, LazyTimeoutError } from './lazy.errors';
+export { MemoryVersionSource, type VersionSource } from './lazy-versions';
+export {
+  LazyLoadError,
+  LazyConfigError,
+  LazyKeyError,
+  LazyTimeoutError,
+  LazyCrossTenantError,
+  LazyClosedError,
+} from './lazy.errors';
 // Terminus is an optional peer: the indicator loads it lazily, so this re-export is safe without it.
 export {
   LazyHealthIndicator,
   evaluateLazyHealth,
   type LazyHealthDetails,
+  type LazyHealthSource,
   type LazyHealthState,
 } from './lazy.health';

@@ -104,7 +104,9 @@ export function customKeyBuilder(resource: string, key: (...args: never[]) => st
   const prefix = `${resource}(`;
   return (args) => {
     const k = (key as (...a: readonly unknown[]) => unknown)(...args);
-    if (typeof k !== 'string' || k.length === 0) throw LazyKeyError.badKeyResult(resource, k);
+    // NUL separates the organisation from the entry key in store keys (see TENANT_SEPARATOR).
+    if (typeof k !== 'string' || k.length === 0 || k.includes('\u0000'))
+      throw LazyKeyError.badKeyResult(resource, k);
     return prefix + k + ')';
   };
 }

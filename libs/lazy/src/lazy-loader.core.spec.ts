@@ -1,6 +1,6 @@
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 import type { LazyEvent } from './lazy.events';
-import { LazyLoaderCore, type LazyLoaderCoreDeps } from './lazy-loader.core';
+import { LazyLoaderCore, registerLazyMethod, type LazyLoaderCoreDeps } from './lazy-loader.core';
 import { LazyConfigError, LazyKeyError, LazyLoadError, LazyTimeoutError } from './lazy.errors';
 import type { LazyModuleOptions } from './lazy.options';
 
@@ -520,19 +520,18 @@ describe('LazyLoaderCore', () => {
       const tenants = Array.from({ length: 50 }, (_, i) => `t${i}`);
       let current: string | undefined;
       const scoped = new LazyLoaderCore({ maxEntries: 100, policy }, { tenantResolver: () => current });
-      loader.register('r', async () => 1, GLOBAL);
+      // a global resource with many entries through the decorator path
+      const byId = registerLazyMethod(loader, 'R.byId', GLOBAL, async () => 1, undefined);
       scoped.register('r', async () => 1);
       for (let i = 0; i < 5_000; i++) {
         current = tenants[i % tenants.length];
         await scoped.get('r');
-        // a global resource with many entries through the decorator-style path
-        const handle = (loader as unknown as { resources: Map<string, unknown> }).resources.get('r');
-        await loader.call(handle as never, `r(${i})`, []);
+        await byId(`R.byId(${i})`, [i]);
       }
       const s = loader.stats();
       expect(s.total.entries).toBe(100);
-      expect(s.resources.r.entries).toBe(100);
-      expect(s.resources.r.evictions).toBe(4_900);
+      expect(s.resources['R.byId'].entries).toBe(100);
+      expect(s.resources['R.byId'].evictions).toBe(4_900);
       expect(scoped.stats().total.entries).toBe(50);
     });
   });

@@ -4,7 +4,14 @@ import { SampleWindow, TrendWindow, backoffDelay, withDeadline, type TrendSnapsh
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 import { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
 import { TENANT_SEPARATOR } from './lazy.constants';
-import { LazyConfigError, LazyKeyError, LazyLoadError, LazyTimeoutError } from './lazy.errors';
+import {
+  LazyClosedError,
+  LazyConfigError,
+  LazyCrossTenantError,
+  LazyKeyError,
+  LazyLoadError,
+  LazyTimeoutError,
+} from './lazy.errors';
 import type { LazyAlertKind, LazyEvent, LazyLogger } from './lazy.events';
 import { LazyMessages } from './lazy.messages';
 import {
@@ -16,11 +23,26 @@ import {
   type ResolvedModuleOptions,
   type ResolvedResourceOptions,
 } from './lazy.options';
+import { MemoryVersionSource, type VersionSource } from './lazy-versions';
+
+/**
+ * Runs `fn` as organisation `organisationId`, or outside any tenant scope when it is `undefined`, and
+ * returns what `fn` returns. Everything `fn` awaits must see that scope (an AsyncLocalStorage `run`).
+ */
+export type LazyScopeRunner = <T>(organisationId: string | undefined, fn: () => T) => T;
 
 /** Services the core needs from its host; every one optional. */
 export interface LazyLoaderCoreDeps {
   /** Current organisation id, undefined outside a tenant scope (e.g. `() => tenantContext.organisationId`). */
   tenantResolver?: () => string | undefined;
+  /**
+   * Runs a loader in the scope of the entry it fills: organisation X's scope for X's entry, whoever
+   * triggered the load (another tenant's request with `organisationId`, a background refresh, a
+   * preload), and no tenant scope at all for a global (`tenantScoped: false`) entry. With
+   * `TenantModule`, `LazyLoader` wires it to `TenantContext.run()` / `TenantContext.runOutside()`.
+   * Without it the loader runs in the caller's async context.
+   */
+  runAs?: LazyScopeRunner;
   /** Where alerts and preload failures are written. Default: nothing. */
   logger?: LazyLogger;
   /** Monotonic clock in ms. Default: `performance.now()`. */
@@ -39,7 +61,23 @@ export interface LazyInvalidateOptions {
 
 /** Reads for an explicit organisation instead of the current one. */
 export interface LazyReadOptions {
+  /** The organisation whose entry is read; the current tenant when omitted. */
   organisationId?: string;
+  /**
+   * Allow `organisationId` to name another organisation than the current tenant scope's (trusted
+   * code only). Without it, and without the resource's `allowCrossTenant`, such a call rejects with
+   * `LazyCrossTenantError`.
+   * @default false
+   */
+  allowCrossTenant?: boolean;
+}
+
+/**
+ * Told about every successful load (never about hits), so a metrics collector can keep a load-time
+ * histogram without observing `events$`, whose per-hit events would tax every hit.
+ */
+export interface LazyMetricsTracker {
+  loaded(resource: string, durationMs: number): void;
 }
 
 /** Load-time percentiles in ms. */
@@ -88,7 +126,11 @@ export interface LazyResourceStats extends LazyCounters {
   lastError: string | undefined;
   /** Clock time of the last successful load. */
   lastSuccessAt: number | undefined;
-  /** Highest version any entry of this resource has reached (over all tenants and arguments); 0 before a load. */
+  /**
+   * The resource's version counter, read from the `VersionSource` (the one owner of versions): the
+   * highest version any entry of this resource was given, over all tenants and arguments; 0 before a
+   * load. Never goes backward.
+   */
   latestVersion: number;
   /** Clock time since which stale values are served without a successful load; undefined when fresh. */
   staleServingSince: number | undefined;
@@ -106,8 +148,11 @@ export interface LazyStats {
 
 type LoaderFn = (...args: never[]) => unknown;
 
-/** Internal per-resource state. */
-export class ResourceState {
+/** A decorated method's cached call: the explorer builds the entry key, the core does the rest. */
+export type LazyMethodCall = (entryKey: string, args: readonly unknown[]) => Promise<unknown>;
+
+/** Per-resource state. Private to this file: neither the core's API nor the barrel hands it out. */
+class ResourceState {
   hits = 0;
   misses = 0;
   coalesced = 0;
@@ -121,15 +166,20 @@ export class ResourceState {
   refreshFailures = 0;
   drifts = 0;
   entries = 0;
+  /** Reloads in flight: while > 0 a hit first checks whether its key is being reloaded. */
+  reloading = 0;
   consecutiveFailures = 0;
   lastError: unknown = undefined;
   lastSuccessAt: number | undefined = undefined;
-  latestVersion = 0;
   staleServingSince: number | undefined = undefined;
   preloadState: 'none' | 'pending' | 'done' | 'failed';
   readonly loadTimes = new SampleWindow(512);
   readonly hitRatioTrend = new TrendWindow();
   readonly loadTimeTrend = new TrendWindow();
+  /** True when entries can go stale or expire, so a hit must compare deadlines. */
+  readonly ages: boolean;
+  /** How long after `loadedAt` an entry stops being a plain hit: min(staleAfterMs, ttlMs). */
+  readonly freshMs: number;
 
   /**
    * Store keys already built, per organisation: a repeat hit reuses the same string (hash cached by
@@ -137,6 +187,21 @@ export class ResourceState {
    */
   private readonly keyMemo = new Map<string, Map<string, string>>();
 
+  constructor(
+    readonly name: string,
+    readonly options: ResolvedResourceOptions,
+    /** The loader called on a miss; for a decorated method, the original method. */
+    readonly loader: LoaderFn,
+    readonly thisArg: unknown,
+    /** Entry key a preload or reload loads (the registered key, or `Class.method()`). */
+    readonly preloadKey: string,
+  ) {
+    this.preloadState = options.preload ? 'pending' : 'none';
+    this.freshMs = Math.min(options.staleAfterMs, options.ttlMs);
+    this.ages = this.freshMs !== Infinity;
+  }
+
+  /** `org \0 entryKey` for a tenant's entry. A global entry's store key is the entry key itself. */
   storeKey(org: string, entryKey: string): string {
     let byKey = this.keyMemo.get(org);
     if (byKey === undefined) {
@@ -152,18 +217,6 @@ export class ResourceState {
     }
     return sk;
   }
-
-  constructor(
-    readonly name: string,
-    readonly options: ResolvedResourceOptions,
-    /** The loader called on a miss; for a decorated method, the original method. */
-    readonly loader: LoaderFn | undefined,
-    readonly thisArg: unknown,
-    /** Entry key a preload loads (the registered key, or `Class.method()`). */
-    readonly preloadKey: string | undefined,
-  ) {
-    this.preloadState = options.preload ? 'pending' : 'none';
-  }
 }
 
 interface Flight {
@@ -172,6 +225,16 @@ interface Flight {
   discarded: boolean;
   /** A background refresh: its outcome has no caller. */
   background: boolean;
+  /** Started by reload(): later reloads join it instead of starting another. */
+  forced: boolean;
+  /** A reload queued behind this (unforced) flight, shared by every reload that arrives meanwhile. */
+  queuedReload: Promise<unknown> | undefined;
+}
+
+interface Target {
+  res: ResourceState;
+  sk: string;
+  org: string | undefined;
 }
 
 const EMPTY_ARGS: never[] = [];
@@ -181,6 +244,44 @@ const noop = (): void => undefined;
 
 function ratio(h: number, m: number): number {
   return h + m === 0 ? 0 : h / (h + m);
+}
+
+/**
+ * A flat (sequential) copy of `s`: property keys are internalized, and an internalized string is
+ * always flat. The engine offers no direct way to flatten a string.
+ */
+function flatString(s: string): string {
+  for (const k in { [s]: 0 }) return k;
+  return s;
+}
+
+/** Organisation of a store key (undefined for a global entry) and its entry key. */
+function splitStoreKey(sk: string): { org: string | undefined; entryKey: string } {
+  const i = sk.indexOf(TENANT_SEPARATOR);
+  return i < 0 ? { org: undefined, entryKey: sk } : { org: sk.slice(0, i), entryKey: sk.slice(i + 1) };
+}
+
+let registerMethodOf: (
+  core: LazyLoaderCore,
+  name: string,
+  options: unknown,
+  method: LoaderFn,
+  thisArg: unknown,
+) => LazyMethodCall;
+
+/**
+ * Registers a decorated method on `core` and returns its cached call. The `@LazyResource()` explorer's
+ * way in; deliberately not a method of the core, and not exported from the barrel.
+ * @throws LazyConfigError on an invalid option or a duplicate name
+ */
+export function registerLazyMethod(
+  core: LazyLoaderCore,
+  name: string,
+  options: unknown,
+  method: LoaderFn,
+  thisArg: unknown,
+): LazyMethodCall {
+  return registerMethodOf(core, name, options, method, thisArg);
 }
 
 /**
@@ -194,14 +295,22 @@ function ratio(h: number, m: number): number {
  * @publicApi
  */
 export class LazyLoaderCore {
+  static {
+    registerMethodOf = (core, name, options, method, thisArg) =>
+      core.registerMethod(name, options, method, thisArg);
+  }
+
   /** Validated module options (defaults for every resource). */
   readonly options: ResolvedModuleOptions;
   private readonly store: CacheStore<LazyEntry>;
+  private readonly versions: VersionSource;
   private readonly resources = new Map<string, ResourceState>();
   private readonly inflight = new Map<string, Flight>();
   private readonly timers = new Map<ReturnType<typeof setTimeout>, (ok: boolean) => void>();
   private readonly subject = new Subject<LazyEvent>();
+  private readonly trackers: LazyMetricsTracker[] = [];
   private readonly tenantResolver: (() => string | undefined) | undefined;
+  private readonly runAs: LazyScopeRunner | undefined;
   private readonly logger: LazyLogger | undefined;
   private readonly clock: () => number;
   private readonly random: () => number;
@@ -217,11 +326,13 @@ export class LazyLoaderCore {
   constructor(options: LazyModuleOptions | Record<string, unknown> = {}, deps: LazyLoaderCoreDeps = {}) {
     this.options = resolveModuleOptions(options);
     this.tenantResolver = deps.tenantResolver;
+    this.runAs = deps.runAs;
     this.logger = deps.logger;
     this.clock = deps.clock ?? (() => performance.now());
     this.random = deps.random ?? Math.random;
+    this.versions = this.options.versionSource ?? new MemoryVersionSource();
     this.store = this.options.store ?? new MemoryCacheStore(this.options.maxEntries, this.options.policy);
-    this.store.onEvict?.((key, entry) => this.onEvicted(key, entry));
+    this.store.onEvict?.((key) => this.onEvicted(key));
     this.store.onRemoteInvalidate?.((key) => this.dropFlight(key));
   }
 
@@ -233,6 +344,7 @@ export class LazyLoaderCore {
    */
   register<T>(key: string, loader: () => T | Promise<T>, options?: LazyResourceDefaults): void {
     if (typeof key !== 'string' || key.length === 0) throw LazyKeyError.invalidKey('register', key);
+    if (key.includes(TENANT_SEPARATOR)) throw LazyKeyError.separatorInKey('register', key);
     const context = `LazyLoader.register("${key}")`;
     if (typeof loader !== 'function') throw LazyConfigError.create(context, 'loader', loader, 'a function');
     this.addResource(key, resolveResourceOptions(this.options, options, context), loader, undefined, key);
@@ -242,22 +354,13 @@ export class LazyLoaderCore {
     return this.resources.has(key);
   }
 
-  /**
-   * Registers a decorated method (used by the `@LazyResource()` explorer). `options` are raw and are
-   * validated here.
-   * @internal
-   */
-  registerMethod(
-    name: string,
-    options: unknown,
-    method: LoaderFn,
-    thisArg: unknown,
-  ): { resource: ResourceState; options: ResolvedResourceOptions } {
+  /** See `registerLazyMethod()`. `options` are raw and are validated here. */
+  private registerMethod(name: string, options: unknown, method: LoaderFn, thisArg: unknown): LazyMethodCall {
     const context = `@LazyResource() on ${name}`;
     const resolved = resolveResourceOptions(this.options, options, context, true);
     if (resolved.preload && method.length > 0) throw LazyConfigError.preloadNeedsNoArgs(name, method.length);
-    const resource = this.addResource(name, resolved, method, thisArg, `${name}()`);
-    return { resource, options: resolved };
+    const res = this.addResource(name, resolved, method, thisArg, `${name}()`);
+    return (entryKey, args) => this.call(res, entryKey, args);
   }
 
   private addResource(
@@ -274,25 +377,46 @@ export class LazyLoaderCore {
     return res;
   }
 
+  /**
+   * Attaches a metrics tracker (told about every successful load) and returns its detach function.
+   * Costs nothing on a hit.
+   */
+  addMetricsTracker(tracker: LazyMetricsTracker): () => void {
+    this.trackers.push(tracker);
+    return () => {
+      const i = this.trackers.indexOf(tracker);
+      if (i >= 0) this.trackers.splice(i, 1);
+    };
+  }
+
   // ---------------------------------------------------------------- reads
 
   /**
    * The value of `key`: from cache when present and fresh, else loaded (once, however many callers).
+   * With `{ organisationId }`, that organisation's entry (see `LazyReadOptions` for the cross-tenant rule).
    * @throws LazyKeyError when nothing is registered under `key`
    * @throws TenantRequiredError for a tenant-scoped resource outside a tenant scope
+   * @throws LazyCrossTenantError for another organisation's entry from inside a tenant scope
    * @throws LazyLoadError when every attempt failed and no earlier value can be served
+   * @throws LazyClosedError after `close()`
    */
-  get<T>(key: string): Promise<T> {
+  get<T>(key: string, options?: LazyReadOptions): Promise<T> {
     const res = this.resources.get(key);
     if (res === undefined) return Promise.reject(LazyKeyError.notRegistered(key));
-    return this.call(res, key, EMPTY_ARGS) as Promise<T>;
+    if (options === undefined) return this.call(res, key, EMPTY_ARGS) as Promise<T>;
+    if (this.closed) return Promise.reject(LazyClosedError.create(key));
+    let t: Target;
+    try {
+      t = this.target(key, options, 'get');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.access(t.res, t.sk, key, t.org, EMPTY_ARGS) as Promise<T>;
   }
 
-  /**
-   * The hit path shared by `get()` and decorated methods. Deliberately not `async`.
-   * @internal
-   */
-  call(res: ResourceState, entryKey: string, args: readonly unknown[]): Promise<unknown> {
+  /** The hit path shared by `get()` and decorated methods. Deliberately not `async`. */
+  private call(res: ResourceState, entryKey: string, args: readonly unknown[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(LazyClosedError.create(entryKey));
     let org: string | undefined;
     let sk: string;
     // No tenant source at all (no TenantModule, no resolver) means a single-tenant app: tenant-scoped
@@ -303,14 +427,33 @@ export class LazyLoaderCore {
         return Promise.reject(new TenantRequiredError(LazyMessages.tenantRequired(entryKey)));
       sk = res.storeKey(org, entryKey);
     } else {
-      sk = res.storeKey('', entryKey);
+      sk = entryKey;
     }
+    return this.access(res, sk, entryKey, org, args);
+  }
+
+  private access(
+    res: ResourceState,
+    sk: string,
+    entryKey: string,
+    org: string | undefined,
+    args: readonly unknown[],
+  ): Promise<unknown> {
     const e = this.store.get(sk);
     if (e !== undefined) {
-      const deadline = e.staleAt < e.expiresAt ? e.staleAt : e.expiresAt;
-      if (deadline === Infinity || this.clock() < deadline) {
+      // A get that arrives during a reload of its key joins the reload instead of hitting the value
+      // the reload is replacing. One integer compare on the hit path while nothing reloads.
+      if (res.reloading !== 0) {
+        const f = this.inflight.get(sk);
+        if (f !== undefined && f.forced) {
+          res.misses++;
+          res.coalesced++;
+          return f.promise;
+        }
+      }
+      if (!res.ages || this.clock() < e.loadedAt + res.freshMs) {
         res.hits++;
-        if (this.subject.observed) this.emitEntry('hit', res, e);
+        if (this.subject.observed) this.emitHit(res, entryKey, org, e);
         return Promise.resolve(e.value);
       }
       return this.onDeadline(res, sk, entryKey, org, e, args);
@@ -332,15 +475,17 @@ export class LazyLoaderCore {
   ): Promise<unknown> {
     const now = this.clock();
     const o = res.options;
-    if (now >= e.expiresAt || o.refresh === 'blocking') {
+    const expired = now >= e.loadedAt + o.ttlMs;
+    if (expired || o.refresh === 'blocking') {
       res.misses++;
       if (this.subject.observed)
         this.subject.next({ type: 'miss', resource: res.name, key: entryKey, organisationId: org });
       // An expired entry is kept only as the serve-on-error fallback.
-      if (now >= e.expiresAt && !o.serveStaleOnError) this.remove(res, sk);
+      if (expired && !o.serveStaleOnError) this.remove(res, sk);
       return this.load(res, sk, entryKey, org, args, false);
     }
-    // Stale-while-revalidate: serve now, refresh once.
+    // Stale-while-revalidate: serve now, refresh once. This is normal operation, so it is counted
+    // (staleServed, the alert event) and logged at debug level only.
     res.hits++;
     res.staleServed++;
     if (res.staleServingSince === undefined) res.staleServingSince = now;
@@ -348,8 +493,11 @@ export class LazyLoaderCore {
       this.alert(
         'stale-served',
         res,
+        entryKey,
+        org,
         e,
         LazyMessages.alertStaleServed(entryKey, now - e.loadedAt, o.staleAfterMs, 'stale'),
+        'debug',
       );
       this.load(res, sk, entryKey, org, args, false, true).catch(noop);
     }
@@ -357,23 +505,36 @@ export class LazyLoaderCore {
   }
 
   /**
-   * Forces a fresh load of `key` (after any load already in flight), and returns the new value.
+   * Forces a fresh load of `key` and returns the new value. Single-flight: reloads that arrive while
+   * one is running join it, and so does a `get` of the key. A reload that arrives during an ordinary
+   * load waits for it (its value may predate the reason for the reload), then loads again, once for
+   * every reload that arrived meanwhile.
+   * @throws LazyCrossTenantError for another organisation's entry from inside a tenant scope
+   * @throws LazyClosedError after `close()`
    */
   reload<T>(key: string, options?: LazyReadOptions): Promise<T> {
-    let target: { res: ResourceState; sk: string; org: string | undefined };
+    if (this.closed) return Promise.reject(LazyClosedError.create(key));
+    let target: Target;
     try {
-      target = this.target(key, options);
+      target = this.target(key, options, 'reload');
     } catch (err) {
       return Promise.reject(err);
     }
     const { res, sk, org } = target;
-    if (res.loader === undefined || (res.name !== key && res.preloadKey !== key)) {
-      // A decorated method's entry with arguments: reload by calling the method again after invalidate.
-      return Promise.reject(LazyKeyError.notRegistered(key));
+    if (res.name !== key && res.preloadKey !== key) {
+      // A decorated method's entry with arguments: reload() has no arguments to call it with.
+      return Promise.reject(LazyKeyError.notReloadable(key, res.name));
     }
-    const start = (): Promise<T> => this.load(res, sk, key, org, EMPTY_ARGS, true) as Promise<T>;
+    const start = (): Promise<T> => {
+      if (this.closed) return Promise.reject(LazyClosedError.create(key));
+      const now = this.inflight.get(sk);
+      if (now !== undefined && now.forced) return now.promise as Promise<T>;
+      return this.load(res, sk, key, org, EMPTY_ARGS, true) as Promise<T>;
+    };
     const running = this.inflight.get(sk);
-    return running === undefined ? start() : running.promise.then(start, start);
+    if (running === undefined || running.forced) return start();
+    running.queuedReload ??= running.promise.then(start, start);
+    return running.queuedReload as Promise<T>;
   }
 
   private load(
@@ -394,9 +555,16 @@ export class LazyLoaderCore {
       promise: undefined as unknown as Promise<unknown>,
       discarded: false,
       background,
+      forced,
+      queuedReload: undefined,
     };
     this.inflight.set(sk, flight);
     flight.promise = this.runLoad(flight, res, sk, entryKey, org, args);
+    if (forced) {
+      res.reloading++;
+      const done = (): void => void res.reloading--;
+      flight.promise.then(done, done);
+    }
     return flight.promise;
   }
 
@@ -413,17 +581,21 @@ export class LazyLoaderCore {
     try {
       if (this.store.fetchRemote !== undefined) {
         const remote = await this.store.fetchRemote(sk);
-        if (remote !== undefined && this.clock() < remote.expiresAt) {
-          if (!flight.discarded) this.put(res, sk, remote);
+        if (remote !== undefined && this.clock() < remote.loadedAt + o.ttlMs) {
+          this.versions.seen(res.name, remote.version);
+          if (!flight.discarded && !this.closed) this.put(res, sk, remote);
           return remote.value;
         }
       }
       for (let attempt = 1; ; attempt++) {
         let value: unknown;
         let sourceVersion: unknown;
+        let version: number;
         try {
-          value = await this.callLoader(res, args, entryKey, attempt);
+          value = await this.callLoader(res, args, entryKey, org, attempt);
           if (o.versionOf !== undefined) sourceVersion = o.versionOf(value);
+          const v = this.versions.next(res.name, sk);
+          version = typeof v === 'number' ? v : await v;
         } catch (err) {
           res.errors++;
           let again = attempt < o.retry.attempts && !this.closed;
@@ -452,7 +624,7 @@ export class LazyLoaderCore {
           }
           return this.failed(flight, res, sk, entryKey, org, attempt, err);
         }
-        return this.loaded(flight, res, sk, entryKey, org, value, sourceVersion, attempt, t0);
+        return this.loaded(flight, res, sk, entryKey, org, value, sourceVersion, version, attempt, t0);
       }
     } finally {
       if (this.inflight.get(sk) === flight) this.inflight.delete(sk);
@@ -460,16 +632,22 @@ export class LazyLoaderCore {
   }
 
   /**
-   * One loader call, bounded by `loadTimeoutMs` (miss path only: a hit never gets here). A late
-   * result of a call that timed out is dropped; the timer is unref'd and cleared on settle.
+   * One loader call, in the scope of the entry it fills (`runAs`), bounded by `loadTimeoutMs` (miss
+   * path only: a hit never gets here). A late result of a call that timed out is dropped; the timer
+   * is unref'd and cleared on settle.
    */
   private callLoader(
     res: ResourceState,
     args: readonly unknown[],
     entryKey: string,
+    org: string | undefined,
     attempt: number,
   ): unknown {
-    const call = (res.loader as (...a: unknown[]) => unknown).apply(res.thisArg, args as unknown[]);
+    const fn = res.loader as (...a: unknown[]) => unknown;
+    const call =
+      this.runAs === undefined
+        ? fn.apply(res.thisArg, args as unknown[])
+        : this.runAs(org, () => fn.apply(res.thisArg, args as unknown[]));
     const timeoutMs = res.options.loadTimeoutMs;
     if (timeoutMs === Infinity) return call;
     return withDeadline(call, timeoutMs, () => LazyTimeoutError.create(entryKey, timeoutMs, attempt));
@@ -483,6 +661,7 @@ export class LazyLoaderCore {
     org: string | undefined,
     value: unknown,
     sourceVersion: unknown,
+    version: number,
     attempts: number,
     t0: number,
   ): unknown {
@@ -498,36 +677,35 @@ export class LazyLoaderCore {
     res.loadTimes.record(durationMs);
     this.totalLoadTimes.record(durationMs);
     this.sampleTrends(res, now, durationMs);
+    for (let i = 0; i < this.trackers.length; i++) this.trackers[i].loaded(res.name, durationMs);
     const cur = this.store.peek(sk);
-    const entry: LazyEntry = {
-      value,
-      version: (cur?.version ?? 0) + 1,
-      resource: res.name,
-      entryKey,
-      organisationId: org,
-      loadedAt: now,
-      staleAt: now + o.staleAfterMs,
-      expiresAt: now + o.ttlMs,
-      sourceVersion,
-    };
-    if (entry.version > res.latestVersion) res.latestVersion = entry.version;
+    // Whole ms (rounded down) keep loadedAt a small integer, which the engine stores unboxed.
+    const entry: LazyEntry = { value, version, loadedAt: Math.floor(now), sourceVersion };
     if (cur !== undefined && o.versionOf !== undefined && !Object.is(cur.sourceVersion, sourceVersion)) {
       res.drifts++;
       this.alert(
         'drift-detected',
         res,
+        entryKey,
+        org,
         entry,
-        LazyMessages.alertDrift(entryKey, cur.sourceVersion, sourceVersion, now >= cur.staleAt),
+        LazyMessages.alertDrift(
+          entryKey,
+          cur.sourceVersion,
+          sourceVersion,
+          now >= cur.loadedAt + o.staleAfterMs,
+        ),
       );
     }
-    if (!flight.discarded) this.put(res, sk, entry);
+    // After close() a load still settles for its callers, but nothing new enters the cache.
+    if (!flight.discarded && !this.closed) this.put(res, sk, entry);
     if (this.subject.observed) {
       this.subject.next({
         type: 'load',
         resource: res.name,
         key: entryKey,
         organisationId: org,
-        version: entry.version,
+        version,
         durationMs,
         attempts,
       });
@@ -564,6 +742,8 @@ export class LazyLoaderCore {
       this.alert(
         'refresh-failed',
         res,
+        entryKey,
+        org,
         cur,
         LazyMessages.alertRefreshFailed(entryKey, attempts, res.consecutiveFailures, err),
       );
@@ -574,6 +754,8 @@ export class LazyLoaderCore {
           this.alert(
             'stale-served',
             res,
+            entryKey,
+            org,
             cur,
             LazyMessages.alertStaleServed(entryKey, now - cur.loadedAt, res.options.staleAfterMs, 'error'),
           );
@@ -585,29 +767,39 @@ export class LazyLoaderCore {
   }
 
   private put(res: ResourceState, sk: string, entry: LazyEntry): void {
-    if (this.store.peek(sk) === undefined) res.entries++;
-    this.store.set(sk, entry);
+    if (this.store.peek(sk) === undefined) {
+      res.entries++;
+      // A new key is stored as a flat copy: keys are built by concatenation (`prefix + arg + ')'`,
+      // `org + '\0' + key`), which the engine keeps as a tree of cons strings, and the store would
+      // hold that tree for the entry's life (about 65 bytes more per entry than the flat string).
+      // Miss path only; the hit path looks up with whatever string it has.
+      this.store.set(flatString(sk), entry);
+    } else {
+      this.store.set(sk, entry);
+    }
   }
 
   private remove(res: ResourceState | undefined, sk: string): void {
     if (this.store.delete(sk) && res !== undefined) res.entries--;
   }
 
-  private onEvicted(key: string, entry: LazyEntry): void {
-    const res = this.resources.get(entry.resource);
-    if (res !== undefined) {
-      res.entries--;
-      res.evictions++;
-    }
+  /** The resource an entry key belongs to: a registered key, or `Class.method` of `Class.method(args)`. */
+  private resourceOf(entryKey: string): ResourceState | undefined {
+    const res = this.resources.get(entryKey);
+    if (res !== undefined) return res;
+    const paren = entryKey.indexOf('(');
+    return paren > 0 ? this.resources.get(entryKey.slice(0, paren)) : undefined;
+  }
+
+  private onEvicted(sk: string): void {
+    const { org, entryKey } = splitStoreKey(sk);
+    const res = this.resourceOf(entryKey);
+    if (res === undefined) return;
+    res.entries--;
+    res.evictions++;
     if (this.subject.observed) {
-      this.subject.next({
-        type: 'eviction',
-        resource: entry.resource,
-        key: entry.entryKey,
-        organisationId: entry.organisationId,
-      });
+      this.subject.next({ type: 'eviction', resource: res.name, key: entryKey, organisationId: org });
     }
-    void key;
   }
 
   private sampleTrends(res: ResourceState, now: number, durationMs: number | undefined): void {
@@ -641,45 +833,60 @@ export class LazyLoaderCore {
 
   /** The cached value of `key` for the current (or given) tenant, without loading or counting. */
   peek<T>(key: string, options?: LazyReadOptions): T | undefined {
-    return this.entry(key, options)?.value as T | undefined;
+    return this.entry(key, options, 'peek')?.value as T | undefined;
   }
 
-  /** 0 before the first load, then 1, 2, … per successful load of the cached entry. */
+  /**
+   * The version of the cached entry (see `VersionSource`), 0 when nothing is cached. Each load of the
+   * entry gets a higher version than every earlier one, across expiry, eviction and invalidation.
+   */
   version(key: string, options?: LazyReadOptions): number {
-    return this.entry(key, options)?.version ?? 0;
+    return this.entry(key, options, 'version')?.version ?? 0;
   }
 
   /** True when `key` has a cached value older than its `staleAfterMs`. */
   isStale(key: string, options?: LazyReadOptions): boolean {
-    const e = this.entry(key, options);
-    return e !== undefined && this.clock() >= e.staleAt;
+    const t = this.target(key, options, 'isStale');
+    const e = this.store.peek(t.sk);
+    return e !== undefined && this.clock() >= e.loadedAt + t.res.options.staleAfterMs;
   }
 
-  private entry(key: string, options?: LazyReadOptions): LazyEntry | undefined {
-    const { sk } = this.target(key, options);
-    return this.store.peek(sk);
+  private entry(key: string, options: LazyReadOptions | undefined, method: string): LazyEntry | undefined {
+    return this.store.peek(this.target(key, options, method).sk);
   }
 
-  /** Resolves a registered key, or a decorated entry key `Class.method(args)`, to its store key. */
-  private target(
-    key: string,
-    options: LazyReadOptions | undefined,
-  ): { res: ResourceState; sk: string; org: string | undefined } {
-    if (typeof key !== 'string' || key.length === 0) throw LazyKeyError.invalidKey('get', key);
-    let res = this.resources.get(key);
-    if (res === undefined) {
-      const paren = key.indexOf('(');
-      if (paren > 0) res = this.resources.get(key.slice(0, paren));
+  /**
+   * Resolves a registered key, or a decorated entry key `Class.method(args)`, to its store key, for
+   * the current tenant or an explicit `organisationId` (refused across tenants unless allowed).
+   */
+  private target(key: string, options: LazyReadOptions | undefined, method: string): Target {
+    if (typeof key !== 'string' || key.length === 0) throw LazyKeyError.invalidKey(method, key);
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw LazyConfigError.create(`LazyLoader.${method}()`, 'options', options, LazyMessages.readOptions);
     }
+    const res = this.resourceOf(key);
     if (res === undefined) throw LazyKeyError.notRegistered(key);
-    const explicitOrg = options?.organisationId;
     // Without a tenant resolver the app is single-tenant (see call()): one namespace for everyone.
-    if (!res.options.tenantScoped || this.tenantResolver === undefined) {
-      return { res, sk: TENANT_SEPARATOR + key, org: undefined };
+    if (!res.options.tenantScoped || this.tenantResolver === undefined)
+      return { res, sk: key, org: undefined };
+    const current = this.tenantResolver();
+    const explicit = options?.organisationId;
+    if (explicit === undefined) {
+      if (current === undefined) throw new TenantRequiredError(LazyMessages.tenantRequired(key));
+      return { res, sk: res.storeKey(current, key), org: current };
     }
-    const org = explicitOrg ?? this.tenantResolver?.();
-    if (org === undefined) throw new TenantRequiredError(LazyMessages.tenantRequired(key));
-    return { res, sk: org + TENANT_SEPARATOR + key, org };
+    if (typeof explicit !== 'string' || explicit.length === 0 || explicit.includes(TENANT_SEPARATOR)) {
+      throw LazyConfigError.create(`LazyLoader.${method}()`, 'options', options, LazyMessages.readOptions);
+    }
+    if (
+      current !== undefined &&
+      current !== explicit &&
+      options?.allowCrossTenant !== true &&
+      !res.options.allowCrossTenant
+    ) {
+      throw LazyCrossTenantError.create(key, current, explicit);
+    }
+    return { res, sk: res.storeKey(explicit, key), org: explicit };
   }
 
   /**
@@ -687,6 +894,7 @@ export class LazyLoaderCore {
    * `Class.method(args)`), and detaches matching in-flight loads so their results are not cached.
    * Scope: `{ organisationId }` one tenant, `{ allTenants: true }` every tenant; by default the current
    * tenant when in scope, else every tenant. Global (`tenantScoped: false`) entries always match.
+   * Invalidation never reads or writes a value, so it is not subject to the cross-tenant rule.
    * @returns the number of entries removed
    */
   invalidate(keyOrPrefix: string, options: LazyInvalidateOptions = {}): number {
@@ -703,25 +911,27 @@ export class LazyLoaderCore {
     const org = options.allTenants ? undefined : (options.organisationId ?? this.tenantResolver?.());
     const matches = (storeKey: string): boolean => {
       const i = storeKey.indexOf(TENANT_SEPARATOR);
-      const entryOrg = storeKey.slice(0, i);
+      // i === -1 for a global entry: the entry key starts at 0 and every scope matches.
       return (
-        storeKey.startsWith(keyOrPrefix, i + 1) && (org === undefined || entryOrg === '' || entryOrg === org)
+        storeKey.startsWith(keyOrPrefix, i + 1) &&
+        (i < 0 || org === undefined || storeKey.slice(0, i) === org)
       );
     };
     let removed = 0;
     for (const sk of [...this.store.keys()]) {
       if (!matches(sk)) continue;
-      const e = this.store.peek(sk);
-      const res = e === undefined ? undefined : this.resources.get(e.resource);
+      const { org: entryOrg, entryKey } = splitStoreKey(sk);
+      const res = this.resourceOf(entryKey);
       this.remove(res, sk);
       removed++;
-      if (res !== undefined) res.invalidations++;
-      if (e !== undefined && this.subject.observed) {
+      if (res === undefined) continue;
+      res.invalidations++;
+      if (this.subject.observed) {
         this.subject.next({
           type: 'invalidate',
-          resource: e.resource,
-          key: e.entryKey,
-          organisationId: e.organisationId,
+          resource: res.name,
+          key: entryKey,
+          organisationId: entryOrg,
         });
       }
     }
@@ -746,8 +956,8 @@ export class LazyLoaderCore {
   }
 
   /**
-   * Loads every resource marked `preload`, at most `preloadConcurrency` at a time. A failed preload is
-   * logged and loaded again on first use.
+   * Loads every resource marked `preload`, at most `preloadConcurrency` at a time, outside any tenant
+   * scope. A failed preload is logged and loaded again on first use.
    * @throws LazyLoadError of the first failed `required` resource, after all preloads finished
    */
   async preload(): Promise<{ loaded: string[]; failed: string[] }> {
@@ -780,13 +990,13 @@ export class LazyLoaderCore {
 
   private async preloadOne(res: ResourceState): Promise<void> {
     try {
-      await this.call(res, res.preloadKey as string, EMPTY_ARGS);
+      await this.call(res, res.preloadKey, EMPTY_ARGS);
       res.preloadState = 'done';
     } catch (err) {
       res.preloadState = 'failed';
       (res.options.required ? this.logger?.error : this.logger?.warn)?.call(
         this.logger,
-        LazyMessages.preloadFailed(res.preloadKey as string, err),
+        LazyMessages.preloadFailed(res.preloadKey, err),
       );
       throw err;
     }
@@ -873,7 +1083,7 @@ export class LazyLoaderCore {
       lastError:
         res.lastError === undefined ? undefined : String((res.lastError as Error)?.message ?? res.lastError),
       lastSuccessAt: res.lastSuccessAt,
-      latestVersion: res.latestVersion,
+      latestVersion: this.versions.latest(res.name),
       staleServingSince: res.staleServingSince,
     };
   }
@@ -883,34 +1093,52 @@ export class LazyLoaderCore {
     return this.clock();
   }
 
+  /** True after `close()`. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   // ---------------------------------------------------------------- events
 
-  private emitEntry(type: 'hit', res: ResourceState, e: LazyEntry): void {
+  private emitHit(res: ResourceState, entryKey: string, org: string | undefined, e: LazyEntry): void {
     this.subject.next({
-      type,
+      type: 'hit',
       resource: res.name,
-      key: e.entryKey,
-      organisationId: e.organisationId,
+      key: entryKey,
+      organisationId: org,
       version: e.version,
     });
   }
 
-  private alert(alert: LazyAlertKind, res: ResourceState, e: LazyEntry, message: string): void {
-    this.logger?.warn(message);
+  private alert(
+    alert: LazyAlertKind,
+    res: ResourceState,
+    entryKey: string,
+    org: string | undefined,
+    e: LazyEntry,
+    message: string,
+    level: 'warn' | 'debug' = 'warn',
+  ): void {
+    if (level === 'warn') this.logger?.warn(message);
+    else this.logger?.debug?.(message);
     if (this.subject.observed) {
       this.subject.next({
         type: 'alert',
         alert,
         message,
         resource: res.name,
-        key: e.entryKey,
-        organisationId: e.organisationId,
+        key: entryKey,
+        organisationId: org,
         version: e.version,
       });
     }
   }
 
-  /** Stops retry timers (pending retries give up at once) and completes `events$`. Idempotent. */
+  /**
+   * Shuts the loader: `get`, `reload` and decorated methods reject with `LazyClosedError` from now
+   * on; loads in flight settle for their callers but are not cached; pending retries give up at once
+   * (no timer is left); `events$` completes. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;

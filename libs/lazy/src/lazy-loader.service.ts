@@ -4,19 +4,46 @@ import {
   Logger,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
-  Optional,
+  type Provider,
 } from '@nestjs/common';
+import type { Observable } from 'rxjs';
 import { TenantContext } from '@reservoir/tenant';
-import { LAZY_MODULE_OPTIONS } from './lazy.constants';
-import { LazyLoaderCore } from './lazy-loader.core';
-import type { LazyModuleOptions } from './lazy.options';
+import { LAZY_CORE, LAZY_MODULE_OPTIONS } from './lazy.constants';
+import type { LazyEvent } from './lazy.events';
+import {
+  LazyLoaderCore,
+  type LazyInvalidateOptions,
+  type LazyLoaderCoreDeps,
+  type LazyMetricsTracker,
+  type LazyReadOptions,
+  type LazyResourceStats,
+  type LazyStats,
+} from './lazy-loader.core';
+import type { LazyModuleOptions, LazyResourceDefaults, ResolvedModuleOptions } from './lazy.options';
 
 /**
- * The injectable loader: `LazyLoaderCore` (register / get / reload / invalidate / peek / version /
- * isStale / stats / events$ / ready) wired to Nest. Options are validated when the provider is
- * created, so a bad `LazyModule.forRoot()` fails bootstrap with `LazyConfigError`. Tenant-scoped
- * resources use `TenantContext` when `TenantModule` is imported; alerts go to the Nest `Logger`.
- * Preloads run in `onApplicationBootstrap`; retry timers stop in `onModuleDestroy`.
+ * The core's host services under Nest: the tenant from `TenantContext` when `TenantModule` is
+ * imported, loaders run in their entry's scope through `TenantContext.run()` / `runOutside()`, and
+ * alerts go to the Nest `Logger`.
+ */
+export function createLazyCore(
+  options: LazyModuleOptions | undefined,
+  tenant?: TenantContext,
+): LazyLoaderCore {
+  const deps: LazyLoaderCoreDeps = { logger: new Logger('LazyLoader') };
+  if (tenant !== undefined && tenant !== null) {
+    deps.tenantResolver = () => tenant.organisationId;
+    deps.runAs = (org, fn) => (org === undefined ? tenant.runOutside(fn) : tenant.run(org, fn));
+  }
+  return new LazyLoaderCore(options ?? {}, deps);
+}
+
+/**
+ * The injectable loader: a thin Nest layer over `LazyLoaderCore` (which it wraps, not extends).
+ * Options are validated when the provider is created, so a bad `LazyModule.forRoot()` fails bootstrap
+ * with `LazyConfigError`. Tenant-scoped resources use `TenantContext` when `TenantModule` is imported,
+ * and every loader runs in the scope of the entry it fills. Preloads run in `onApplicationBootstrap`;
+ * the loader closes in `onModuleDestroy` (later calls reject with `LazyClosedError`).
  *
  * @publicApi
  * @example
@@ -28,30 +55,107 @@ import type { LazyModuleOptions } from './lazy.options';
  * ```
  */
 @Injectable()
-export class LazyLoader extends LazyLoaderCore implements OnApplicationBootstrap, OnModuleDestroy {
-  constructor(@Inject(LAZY_MODULE_OPTIONS) options: LazyModuleOptions, @Optional() tenant?: TenantContext) {
-    super(options ?? {}, {
-      tenantResolver: tenant ? () => tenant.organisationId : undefined,
-      logger: new Logger('LazyLoader'),
-    });
-  }
-
+export class LazyLoader implements OnApplicationBootstrap, OnModuleDestroy {
   private bootstrapped = false;
 
+  constructor(@Inject(LAZY_CORE) private readonly core: LazyLoaderCore) {}
+
+  /** Validated module options (defaults for every resource). */
+  get options(): ResolvedModuleOptions {
+    return this.core.options;
+  }
+
+  /** Loads, hits, misses, retries, evictions and alerts. Events are only built while observed. */
+  get events$(): Observable<LazyEvent> {
+    return this.core.events$;
+  }
+
+  /** See `LazyLoaderCore.register()`. */
+  register<T>(key: string, loader: () => T | Promise<T>, options?: LazyResourceDefaults): void {
+    this.core.register(key, loader, options);
+  }
+
+  isRegistered(key: string): boolean {
+    return this.core.isRegistered(key);
+  }
+
+  /** See `LazyLoaderCore.get()`. */
+  get<T>(key: string, options?: LazyReadOptions): Promise<T> {
+    return this.core.get<T>(key, options);
+  }
+
+  /** See `LazyLoaderCore.reload()`. */
+  reload<T>(key: string, options?: LazyReadOptions): Promise<T> {
+    return this.core.reload<T>(key, options);
+  }
+
+  /** See `LazyLoaderCore.invalidate()`. */
+  invalidate(keyOrPrefix: string, options?: LazyInvalidateOptions): number {
+    return this.core.invalidate(keyOrPrefix, options);
+  }
+
+  peek<T>(key: string, options?: LazyReadOptions): T | undefined {
+    return this.core.peek<T>(key, options);
+  }
+
+  version(key: string, options?: LazyReadOptions): number {
+    return this.core.version(key, options);
+  }
+
+  isStale(key: string, options?: LazyReadOptions): boolean {
+    return this.core.isStale(key, options);
+  }
+
+  stats(): LazyStats;
+  stats(resource: string): LazyResourceStats;
+  stats(resource?: string): LazyStats | LazyResourceStats {
+    return resource === undefined ? this.core.stats() : this.core.stats(resource);
+  }
+
+  resourceNames(): string[] {
+    return this.core.resourceNames();
+  }
+
+  now(): number {
+    return this.core.now();
+  }
+
+  /** See `LazyLoaderCore.addMetricsTracker()`. */
+  addMetricsTracker(tracker: LazyMetricsTracker): () => void {
+    return this.core.addMetricsTracker(tracker);
+  }
+
+  /** See `LazyLoaderCore.preload()`; `onApplicationBootstrap` calls it. */
+  preload(): Promise<{ loaded: string[]; failed: string[] }> {
+    return this.core.preload();
+  }
+
   /** False until `onApplicationBootstrap` has run every preload, then as the core reports. */
-  override get ready(): boolean {
-    return this.bootstrapped && super.ready;
+  get ready(): boolean {
+    return this.bootstrapped && this.core.ready;
+  }
+
+  /** See `LazyLoaderCore.close()`. */
+  close(): void {
+    this.core.close();
   }
 
   async onApplicationBootstrap(): Promise<void> {
     try {
-      await this.preload();
+      await this.core.preload();
     } finally {
       this.bootstrapped = true;
     }
   }
 
   onModuleDestroy(): void {
-    this.close();
+    this.core.close();
   }
 }
+
+/** The provider of the wrapped core (internal token). */
+export const lazyCoreProvider: Provider = {
+  provide: LAZY_CORE,
+  useFactory: createLazyCore,
+  inject: [LAZY_MODULE_OPTIONS, { token: TenantContext, optional: true }],
+};

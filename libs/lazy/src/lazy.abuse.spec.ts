@@ -1,6 +1,6 @@
-import { LazyLoaderCore } from './lazy-loader.core';
+import { LazyLoaderCore, registerLazyMethod } from './lazy-loader.core';
 import { argumentKeyBuilder, customKeyBuilder } from './lazy-key';
-import { LazyConfigError, LazyKeyError } from './lazy.errors';
+import { LazyClosedError, LazyConfigError, LazyCrossTenantError, LazyKeyError } from './lazy.errors';
 import { evaluateLazyHealth } from './lazy.health';
 
 /** Pins the exact message of every invalid option and input (graphql/dataloader's abuse tests). */
@@ -28,7 +28,7 @@ describe('lazy abuse: module options', () => {
     [
       'unknown key',
       { ttl: 5 },
-      `Invalid lazy option "ttl" in ${M}: got 5, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, maxEntries, policy, preloadConcurrency, store.`,
+      `Invalid lazy option "ttl" in ${M}: got 5, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant, maxEntries, policy, preloadConcurrency, store, versionSource.`,
     ],
     [
       'ttlMs 0',
@@ -180,7 +180,7 @@ describe('lazy abuse: register()', () => {
     );
     expectConfig(
       () => loader.register('a', async () => 1, { key: () => 'x' } as never),
-      'Invalid lazy option "key" in LazyLoader.register("a"): got function key, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf.',
+      'Invalid lazy option "key" in LazyLoader.register("a"): got function key, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant.',
     );
     expectConfig(
       () => loader.register('a', async () => 1, { retry: { attempts: 1.5 } }),
@@ -199,15 +199,15 @@ describe('lazy abuse: register()', () => {
 
   it('decorated methods: unknown keys, bad key fn, preload with parameters', () => {
     expectConfig(
-      () => loader.registerMethod('Svc.m', { ttl: 1 }, async () => 1, {}),
-      'Invalid lazy option "ttl" in @LazyResource() on Svc.m: got 1, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, key.',
+      () => registerLazyMethod(loader, 'Svc.m', { ttl: 1 }, async () => 1, {}),
+      'Invalid lazy option "ttl" in @LazyResource() on Svc.m: got 1, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant, key.',
     );
     expectConfig(
-      () => loader.registerMethod('Svc.k', { key: 'id' }, async () => 1, {}),
+      () => registerLazyMethod(loader, 'Svc.k', { key: 'id' }, async () => 1, {}),
       'Invalid lazy option "key" in @LazyResource() on Svc.k: got "id", expected a function.',
     );
     expectConfig(
-      () => loader.registerMethod('Svc.p', { preload: true }, async (_id: string) => 1, {}),
+      () => registerLazyMethod(loader, 'Svc.p', { preload: true }, async (_id: string) => 1, {}),
       '@LazyResource() on Svc.p sets preload: true, but the method takes 1 parameter(s). A preload calls the method without arguments at bootstrap: remove preload, or give the method no parameters.',
     );
   });
@@ -235,7 +235,16 @@ describe('lazy abuse: reads and invalidate', () => {
   });
 
   it('bad keys and invalidate targets', () => {
-    expect(() => loader.peek(42 as never)).toThrow('LazyLoader.get() needs a non-empty string key, got 42.');
+    expect(() => loader.peek(42 as never)).toThrow('LazyLoader.peek() needs a non-empty string key, got 42.');
+    expect(() => loader.register('a\u0000b', async () => 1)).toThrow(
+      new LazyKeyError(
+        'LazyLoader.register() got a key with a NUL character ("a\\u0000b"); lazy keys may not contain "\\u0000", which separates the organisation from the key.',
+      ),
+    );
+    expectConfig(
+      () => loader.peek('scoped', { organisationId: 42 } as never),
+      'Invalid lazy option "options" in LazyLoader.peek(): got {"organisationId":42}, expected an object with optional organisationId (a non-empty string) and allowCrossTenant (a boolean).',
+    );
     expect(() => loader.invalidate('')).toThrow(
       'LazyLoader.invalidate() needs a non-empty string key, got "".',
     );
@@ -245,11 +254,40 @@ describe('lazy abuse: reads and invalidate', () => {
     );
   });
 
-  it('reload of a decorated entry with arguments', async () => {
-    loader.registerMethod('Svc.byId', {}, async (_id: string) => 1, {});
+  it('reload of a decorated entry with arguments names the registered method, not "not registered"', async () => {
+    registerLazyMethod(loader, 'Svc.byId', {}, async (_id: string) => 1, {});
     await expect(loader.reload('Svc.byId("x")', { organisationId: 'a' })).rejects.toThrow(
-      'No lazy resource is registered under "Svc.byId("x")".',
+      new LazyKeyError(
+        'LazyLoader.reload("Svc.byId("x")"): "Svc.byId" is a @LazyResource() method, and reload() can only call it without arguments ("Svc.byId()"). To refresh the entry for these arguments, call invalidate("Svc.byId("x")") and then the method again.',
+      ),
     );
+  });
+
+  it('another organisation from inside a tenant scope, and a closed loader', async () => {
+    let current: string | undefined = 'acme';
+    const scoped = new LazyLoaderCore({}, { tenantResolver: () => current });
+    scoped.register('settings', async () => 1);
+    const message =
+      'Lazy resource "settings" was asked for organisation "beta" from inside organisation "acme"\'s tenant scope; reaching across tenants is refused by default. Drop organisationId to use the current tenant, or, in trusted code such as an admin job, pass { allowCrossTenant: true } to this call or set allowCrossTenant: true on the resource.';
+    await expect(scoped.get('settings', { organisationId: 'beta' })).rejects.toThrow(
+      new LazyCrossTenantError(message, 'settings', 'acme', 'beta'),
+    );
+    await expect(scoped.reload('settings', { organisationId: 'beta' })).rejects.toMatchObject({
+      name: 'LazyCrossTenantError',
+      message,
+      currentOrganisationId: 'acme',
+      requestedOrganisationId: 'beta',
+    });
+    current = undefined;
+    scoped.close();
+    const closed = 'LazyLoader is closed (the application is shutting down); "settings" was not loaded.';
+    await expect(scoped.get('settings', { organisationId: 'beta' })).rejects.toThrow(
+      new LazyClosedError(closed, 'settings'),
+    );
+    await expect(scoped.reload('settings', { organisationId: 'beta' })).rejects.toMatchObject({
+      name: 'LazyClosedError',
+      message: closed,
+    });
   });
 });
 
@@ -309,7 +347,7 @@ describe('lazy abuse: decorated method arguments', () => {
     const custom = customKeyBuilder('Svc.find', (() => 42) as never);
     expect(() => custom(['x'])).toThrow(
       new LazyKeyError(
-        '@LazyResource() on Svc.find: the key() function must return a non-empty string, got 42.',
+        '@LazyResource() on Svc.find: the key() function must return a non-empty string without NUL characters ("\\u0000"), got 42.',
       ),
     );
   });

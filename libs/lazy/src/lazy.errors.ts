@@ -86,4 +86,60 @@ export class LazyKeyError extends ReservoirError {
   static invalidKey(method: string, given: unknown): LazyKeyError {
     return new LazyKeyError(LazyMessages.invalidKey(method, given));
   }
+
+  static separatorInKey(method: string, given: string): LazyKeyError {
+    return new LazyKeyError(LazyMessages.separatorInKey(method, given));
+  }
+
+  static notReloadable(key: string, resource: string): LazyKeyError {
+    return new LazyKeyError(LazyMessages.notReloadable(key, resource));
+  }
+}
+
+/**
+ * Code running in one tenant's scope asked for another organisation's entry (`get`, `reload`, `peek`,
+ * `version` or `isStale` with `organisationId`), and neither the call nor the resource sets
+ * `allowCrossTenant`. Nothing was loaded or read.
+ *
+ * @publicApi
+ */
+export class LazyCrossTenantError extends ReservoirError {
+  constructor(
+    message: string,
+    readonly key: string,
+    /** The organisation of the scope the call came from. */
+    readonly currentOrganisationId: string,
+    /** The organisation the call asked for. */
+    readonly requestedOrganisationId: string,
+  ) {
+    super(message);
+  }
+
+  static create(key: string, current: string, requested: string): LazyCrossTenantError {
+    return new LazyCrossTenantError(
+      LazyMessages.crossTenant(key, current, requested),
+      key,
+      current,
+      requested,
+    );
+  }
+}
+
+/**
+ * The loader was closed (`close()`, or the application shut down): `get`, `reload` and decorated
+ * methods reject with this instead of loading. Loads already in flight settle but are not cached.
+ *
+ * @publicApi
+ */
+export class LazyClosedError extends ReservoirError {
+  constructor(
+    message: string,
+    readonly key: string,
+  ) {
+    super(message);
+  }
+
+  static create(key: string): LazyClosedError {
+    return new LazyClosedError(LazyMessages.closed(key), key);
+  }
 }

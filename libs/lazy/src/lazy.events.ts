@@ -30,4 +30,6 @@ export interface LazyLogger {
   log(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** Normal-operation notes (a stale value served while it refreshes); optional. */
+  debug?(message: string): void;
 }

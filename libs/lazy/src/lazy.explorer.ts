@@ -1,8 +1,8 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { LAZY_WRAPPED } from './lazy.constants';
+import { LAZY_CORE, LAZY_WRAPPED } from './lazy.constants';
 import { argumentKeyBuilder, customKeyBuilder, type KeyBuilder } from './lazy-key';
-import { LazyLoader } from './lazy-loader.service';
+import { registerLazyMethod, type LazyLoaderCore } from './lazy-loader.core';
 import { LazyMetadataAccessor } from './lazy-metadata.accessor';
 import { LazyMessages } from './lazy.messages';
 
@@ -22,7 +22,7 @@ export class LazyExplorer implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly accessor: LazyMetadataAccessor,
-    private readonly loader: LazyLoader,
+    @Inject(LAZY_CORE) private readonly core: LazyLoaderCore,
   ) {}
 
   onModuleInit(): void {
@@ -56,10 +56,9 @@ export class LazyExplorer implements OnModuleInit {
     options: object,
   ): void {
     const resourceName = `${host}.${name}`;
-    const { resource } = this.loader.registerMethod(resourceName, options, original, instance);
+    const call = registerLazyMethod(this.core, resourceName, options, original, instance);
     const key = (options as { key?: (...args: never[]) => string }).key;
     const keyOf: KeyBuilder = key ? customKeyBuilder(resourceName, key) : argumentKeyBuilder(resourceName);
-    const loader = this.loader;
     const wrapped = function (...args: unknown[]): Promise<unknown> {
       let entryKey: string;
       try {
@@ -67,7 +66,7 @@ export class LazyExplorer implements OnModuleInit {
       } catch (err) {
         return Promise.reject(err);
       }
-      return loader.call(resource, entryKey, args);
+      return call(entryKey, args);
     };
     for (const k of Reflect.getMetadataKeys(original)) {
       Reflect.defineMetadata(k, Reflect.getMetadata(k, original), wrapped);

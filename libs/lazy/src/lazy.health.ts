@@ -8,7 +8,7 @@ import { ModuleRef } from '@nestjs/core';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
 import { type HealthGrade, TerminusReporter } from '@reservoir/core';
 import { LazyLoader } from './lazy-loader.service';
-import type { LazyLoaderCore } from './lazy-loader.core';
+import type { LazyStats } from './lazy-loader.core';
 import { resolveHealthOptions, type LazyHealthCheckOptions } from './lazy.options';
 
 export type LazyHealthState = HealthGrade;
@@ -19,6 +19,14 @@ export interface LazyHealthDetails extends Record<string, unknown> {
   resources: number;
   /** Resources that are not healthy, with why. */
   problems: { resource: string; state: Exclude<LazyHealthState, 'HEALTHY'>; reason: string }[];
+  /** Each resource's latest version, from the loader's `VersionSource` (via `stats()`). */
+  versions: Record<string, number>;
+}
+
+/** What the health evaluation reads: `LazyLoader` and `LazyLoaderCore` both fit. @publicApi */
+export interface LazyHealthSource {
+  now(): number;
+  stats(): LazyStats;
 }
 
 /**
@@ -29,14 +37,16 @@ export interface LazyHealthDetails extends Record<string, unknown> {
  * - HEALTHY otherwise. The worst resource decides.
  */
 export function evaluateLazyHealth(
-  loader: LazyLoaderCore,
+  loader: LazyHealthSource,
   options: LazyHealthCheckOptions = {},
 ): LazyHealthDetails {
   const o = resolveHealthOptions(options);
   const now = loader.now();
   const stats = loader.stats();
   const problems: LazyHealthDetails['problems'] = [];
+  const versions: Record<string, number> = {};
   for (const s of Object.values(stats.resources)) {
+    versions[s.resource] = s.latestVersion;
     if (s.required && s.entries === 0 && s.consecutiveFailures > 0) {
       problems.push({
         resource: s.resource,
@@ -62,7 +72,7 @@ export function evaluateLazyHealth(
     : problems.length > 0
       ? 'DEGRADED'
       : 'HEALTHY';
-  return { state, resources: Object.keys(stats.resources).length, problems };
+  return { state, resources: Object.keys(stats.resources).length, problems, versions };
 }
 
 /**

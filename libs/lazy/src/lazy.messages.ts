@@ -28,6 +28,8 @@ export const LazyMessages = {
 
   knownStore: 'a CacheStore (an object with get, peek, set, delete, keys and clear methods)',
 
+  knownVersionSource: 'a VersionSource (an object with next, latest and seen methods)',
+
   invalidateTarget: 'either organisationId or allTenants, not both',
 
   loadTimedOut: (key: string, timeoutMs: number, attempt: number): string =>
@@ -45,12 +47,28 @@ export const LazyMessages = {
   invalidKey: (method: string, given: unknown): string =>
     `LazyLoader.${method}() needs a non-empty string key, got ${describeValue(given)}.`,
 
+  separatorInKey: (method: string, given: string): string =>
+    `LazyLoader.${method}() got a key with a NUL character (${describeValue(given)}); lazy keys may not ` +
+    'contain "\\u0000", which separates the organisation from the key.',
+
+  notReloadable: (key: string, resource: string): string =>
+    `LazyLoader.reload("${key}"): "${resource}" is a @LazyResource() method, and reload() can only call ` +
+    `it without arguments ("${resource}()"). To refresh the entry for these arguments, call ` +
+    `invalidate("${key}") and then the method again.`,
+
+  crossTenant: (key: string, current: string, requested: string): string =>
+    `Lazy resource "${key}" was asked for organisation "${requested}" from inside organisation ` +
+    `"${current}"'s tenant scope; reaching across tenants is refused by default. Drop organisationId to ` +
+    `use the current tenant, or, in trusted code such as an admin job, pass { allowCrossTenant: true } ` +
+    `to this call or set allowCrossTenant: true on the resource.`,
+
   unserializableArgument: (resource: string, index: number, given: unknown, why: string): string =>
     `@LazyResource() on ${resource}: argument ${index} (${describeValue(given)}) cannot be serialized into a ` +
     `cache key: ${why}. Pass { key: (...args) => string } to @LazyResource() to build the key yourself.`,
 
   badKeyResult: (resource: string, given: unknown): string =>
-    `@LazyResource() on ${resource}: the key() function must return a non-empty string, got ${describeValue(given)}.`,
+    `@LazyResource() on ${resource}: the key() function must return a non-empty string without NUL ` +
+    `characters ("\\u0000"), got ${describeValue(given)}.`,
 
   tenantRequired: (key: string): string =>
     `Lazy resource "${key}" is tenant-scoped, but no tenant is in scope. Call it inside TenantContext.run() ` +
@@ -58,6 +76,8 @@ export const LazyMessages = {
 
   closed: (key: string): string =>
     `LazyLoader is closed (the application is shutting down); "${key}" was not loaded.`,
+
+  readOptions: 'an object with optional organisationId (a non-empty string) and allowCrossTenant (a boolean)',
 
   requestScoped: (host: string, method: string): string =>
     `@LazyResource() on ${host}.${method} is ignored: ${host} is request-scoped (or depends on a request-scoped ` +

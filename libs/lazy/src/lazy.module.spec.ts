@@ -368,3 +368,66 @@ describe('LazyModule', () => {
     });
   });
 });
+
+describe('LazyModule with TenantModule: scopes, shape, lifecycle', () => {
+  @Injectable()
+  class ScopeProbe {
+    constructor(readonly tenant: TenantContext) {}
+    seen: Array<string | undefined> = [];
+
+    @LazyResource()
+    async perTenant(): Promise<string | undefined> {
+      this.seen.push(this.tenant.organisationId);
+      return this.tenant.organisationId;
+    }
+
+    @LazyResource({ tenantScoped: false })
+    async shared(): Promise<string> {
+      this.seen.push(this.tenant.organisationId);
+      return 'shared';
+    }
+  }
+
+  async function boot(): Promise<TestingModule> {
+    const mod = await Test.createTestingModule({
+      imports: [TenantModule.forRoot(), LazyModule.forRoot({ retry: { attempts: 1 } })],
+      providers: [ScopeProbe],
+    }).compile();
+    mod.useLogger(false);
+    await mod.init();
+    return mod;
+  }
+
+  it('wires runAs to TenantContext: a global method sees no tenant, a reload for X loads as X', async () => {
+    const mod = await boot();
+    const probe = mod.get(ScopeProbe);
+    const tenant = mod.get(TenantContext);
+    const loader = mod.get(LazyLoader);
+    await tenant.run('acme', () => probe.shared());
+    await tenant.run('acme', () =>
+      loader.reload('ScopeProbe.perTenant()', { organisationId: 'beta', allowCrossTenant: true }),
+    );
+    expect(probe.seen).toEqual([undefined, 'beta']);
+    expect(await tenant.run('beta', () => probe.perTenant())).toBe('beta');
+    await mod.close();
+  });
+
+  it('LazyLoader wraps the core: no call, registerMethod or ResourceState on its API', async () => {
+    const mod = await boot();
+    const loader = mod.get(LazyLoader) as unknown as Record<string, unknown>;
+    for (const name of ['call', 'registerMethod', 'resources', 'inflight', 'store']) {
+      expect(name in loader).toBe(false);
+    }
+    expect(typeof loader.get).toBe('function');
+    await mod.close();
+  });
+
+  it('after the module closes, decorated methods and get reject with LazyClosedError', async () => {
+    const mod = await boot();
+    const probe = mod.get(ScopeProbe);
+    const loader = mod.get(LazyLoader);
+    await mod.close();
+    await expect(probe.shared()).rejects.toMatchObject({ name: 'LazyClosedError' });
+    await expect(loader.get('ScopeProbe.shared')).rejects.toMatchObject({ name: 'LazyClosedError' });
+  });
+});

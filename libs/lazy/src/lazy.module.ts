@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LazyExplorer } from './lazy.explorer';
 import { LazyHealthIndicator } from './lazy.health';
-import { LazyLoader } from './lazy-loader.service';
+import { LazyLoader, lazyCoreProvider } from './lazy-loader.service';
 import { LazyMetadataAccessor } from './lazy-metadata.accessor';
 import {
   LAZY_OPTIONS_TYPE,
@@ -23,7 +23,7 @@ import type { LazyModuleOptions } from './lazy.options';
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [LazyLoader, LazyMetadataAccessor, LazyExplorer, LazyHealthIndicator],
+  providers: [lazyCoreProvider, LazyLoader, LazyMetadataAccessor, LazyExplorer, LazyHealthIndicator],
   exports: [LazyLoader, LazyHealthIndicator],
 })
 export class LazyModule extends LazyConfigurableModule {

@@ -1,5 +1,6 @@
 import { OptionChecker } from '@reservoir/core';
 import type { CacheStore } from './cache-store';
+import type { VersionSource } from './lazy-versions';
 import { LazyConfigError } from './lazy.errors';
 import { LazyMessages } from './lazy.messages';
 
@@ -116,6 +117,14 @@ export class LazyResourceDefaults {
    * @default undefined
    */
   versionOf?: (value: unknown) => unknown = undefined;
+  /**
+   * Let code inside one tenant's scope read or reload another organisation's entry through an
+   * explicit `organisationId` (trusted admin code). Off, such a call rejects with
+   * `LazyCrossTenantError`; outside any tenant scope an explicit `organisationId` is always allowed.
+   * A single call can allow it with `{ allowCrossTenant: true }` in its read options.
+   * @default false
+   */
+  allowCrossTenant?: boolean = false;
 }
 
 /** Eviction policy of the in-memory store. */
@@ -152,6 +161,12 @@ export class LazyModuleOptions extends LazyResourceDefaults {
    * @default undefined (memory store)
    */
   store?: CacheStore = undefined;
+  /**
+   * Where entry versions come from (see `VersionSource`): one monotonic counter per resource. Replace
+   * it with a shared counter when instances share a store.
+   * @default undefined (a `MemoryVersionSource` per loader)
+   */
+  versionSource?: VersionSource = undefined;
 }
 
 /**
@@ -180,6 +195,7 @@ export interface ResolvedResourceOptions {
   preload: boolean;
   required: boolean;
   versionOf: ((value: unknown) => unknown) | undefined;
+  allowCrossTenant: boolean;
 }
 
 /** Module options after validation and defaults. */
@@ -188,6 +204,7 @@ export interface ResolvedModuleOptions extends ResolvedResourceOptions {
   policy: LazyEvictionPolicy;
   preloadConcurrency: number;
   store: CacheStore | undefined;
+  versionSource: VersionSource | undefined;
 }
 
 const RETRY_KEYS = Object.keys(new LazyRetryOptions());
@@ -195,6 +212,7 @@ const RESOURCE_KEYS = Object.keys(new LazyResourceDefaults());
 const MODULE_KEYS = Object.keys(new LazyModuleOptions());
 const DECORATOR_KEYS = Object.keys(new LazyResourceOptions());
 const STORE_METHODS = ['get', 'peek', 'set', 'delete', 'keys', 'clear'];
+const VERSION_SOURCE_METHODS = ['next', 'latest', 'seen'];
 
 function checker(context: string): OptionChecker {
   return new OptionChecker((option, given, allowed) =>
@@ -234,6 +252,7 @@ function checkResourceFields(c: OptionChecker, o: Record<string, unknown>): void
   if ('preload' in o) c.boolean('preload', o.preload);
   if ('required' in o) c.boolean('required', o.required);
   if ('versionOf' in o) c.func('versionOf', o.versionOf);
+  if ('allowCrossTenant' in o) c.boolean('allowCrossTenant', o.allowCrossTenant);
 }
 
 function merge(
@@ -255,6 +274,7 @@ function merge(
     preload: o.preload ?? base.preload,
     required: o.required ?? base.required,
     versionOf: o.versionOf ?? base.versionOf,
+    allowCrossTenant: o.allowCrossTenant ?? base.allowCrossTenant,
   };
   if (merged.preload && merged.tenantScoped) throw c.error('preload', true, LazyMessages.preloadNeedsGlobal);
   return merged;
@@ -282,6 +302,16 @@ export function resolveModuleOptions(
       throw c.error('store', o.store, LazyMessages.knownStore);
     }
   }
+  if ('versionSource' in o) {
+    const v = o.versionSource as Record<string, unknown> | null;
+    if (
+      v === null ||
+      typeof v !== 'object' ||
+      VERSION_SOURCE_METHODS.some((m) => typeof v[m] !== 'function')
+    ) {
+      throw c.error('versionSource', o.versionSource, LazyMessages.knownVersionSource);
+    }
+  }
   const d = new LazyModuleOptions();
   const base = merge(
     { ...(d as ResolvedResourceOptions), retry: new LazyRetryOptions() as Required<LazyRetryOptions> },
@@ -294,6 +324,7 @@ export function resolveModuleOptions(
     policy: (o.policy as LazyEvictionPolicy | undefined) ?? (d.policy as LazyEvictionPolicy),
     preloadConcurrency: (o.preloadConcurrency as number | undefined) ?? (d.preloadConcurrency as number),
     store: o.store as CacheStore | undefined,
+    versionSource: o.versionSource as VersionSource | undefined,
   };
 }
 

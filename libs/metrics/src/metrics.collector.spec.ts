@@ -198,6 +198,28 @@ describe('ReservoirMetricsCollector: lazy resources', () => {
     lazy.close();
   });
 
+  it('reads versions from the loader (one owner): the gauge follows stats() across invalidate and eviction', async () => {
+    const lazy = new LazyLoaderCore({ tenantScoped: false, maxEntries: 1 });
+    lazy.register('a', async () => 'A');
+    lazy.register('b', async () => 'B');
+    const c = new ReservoirMetricsCollector({ pools: () => [], lazy: () => [lazy] });
+    const gauge = async (resource: string) =>
+      sample(await c.metrics(), 'reservoir_lazy_version', { resource });
+    await lazy.get('a');
+    await lazy.reload('a');
+    expect(await gauge('a')).toBe(2);
+    lazy.invalidate('a');
+    await lazy.get('a');
+    await lazy.get('b'); // evicts a
+    await lazy.get('a');
+    expect(await gauge('a')).toBe(lazy.stats('a').latestVersion);
+    expect(await gauge('a')).toBe(4);
+    expect(lazy.version('a')).toBe(4);
+    expect(await gauge('b')).toBe(1);
+    c.close();
+    lazy.close();
+  });
+
   it('counts retries and errors of a flaky loader', async () => {
     const lazy = new LazyLoaderCore({
       tenantScoped: false,

@@ -4,8 +4,10 @@
  *
  * - Gauges and the pool's cumulative counters are read at scrape time, in prom-client `collect()`
  *   callbacks, from `pool.stats()` / `pool.health()`: nothing runs between scrapes.
- * - Histograms (acquire wait, lease hold time, lazy load time) and the per-tenant and lazy
- *   counters are fed from the sources' `events$`.
+ * - Histograms (acquire wait, lease hold time) and the per-tenant counters are fed from the pools'
+ *   `events$`. The lazy load-time histogram is fed by a `LazyMetricsTracker` the collector attaches
+ *   to each loader (told about loads only), so a cache hit costs the same with or without metrics;
+ *   lazy counters and versions are read from `loader.stats()` at scrape time.
  * - Sources are re-listed on every scrape (and on `sync()`), so a pool registered later is picked up.
  *
  * Names follow HikariCP's Micrometer binding (`hikaricp_connections{state}`, `_acquire_seconds`,
@@ -13,7 +15,7 @@
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
-import type { LazyEvent, LazyResourceStats, LazyStats } from '@reservoir/lazy';
+import type { LazyMetricsTracker, LazyResourceStats, LazyStats } from '@reservoir/lazy';
 import type { PoolEvent, PoolHealth, PoolHealthState, PoolStats } from '@reservoir/pool';
 import {
   type ResolvedMetricsOptions,
@@ -86,8 +88,11 @@ interface TrackedPool {
 export class ReservoirMetricsCollector {
   readonly options: ResolvedMetricsOptions;
   private readonly pools = new Map<MetricsPoolSource, TrackedPool>();
-  private readonly lazies = new Map<MetricsLazySource, Subscription>();
-  private readonly lazyVersions = new Map<string, number>();
+  /** Each loader with the detach function of the tracker attached to it. */
+  private readonly lazies = new Map<MetricsLazySource, () => void>();
+  private readonly lazyTracker: LazyMetricsTracker = {
+    loaded: (resource, durationMs) => this.lazyLoadSeconds.observe({ resource }, durationMs / 1000),
+  };
   private readonly lazySnapshots = new Map<MetricsLazySource, LazyStats>();
   private readonly metricsList: Array<{ name: string }> = [];
   private closed = false;
@@ -115,10 +120,6 @@ export class ReservoirMetricsCollector {
       for (const pool of this.pools.keys()) fn(this.snapshot(pool));
     };
     const lazyResources = () => this.lazyResources();
-    const lazyVersions = () => {
-      this.sync();
-      return this.lazyVersions;
-    };
 
     this.connections = this.gauge({
       name: `${p}pool_connections`,
@@ -235,8 +236,8 @@ export class ReservoirMetricsCollector {
       });
     }
 
-    // Lazy counters mirror `loader.stats()` totals at scrape time; the load-time histogram and the
-    // version gauge come from `events$` ('load' events).
+    // Lazy counters and the version gauge mirror `loader.stats()` at scrape time (versions have one
+    // owner, the loader's VersionSource); the load-time histogram is fed by the load tracker.
     const lazyCounter = (kind: string, help: string, stat: LazyCounterStat) =>
       this.lazyStatCounter(`${p}lazy_${kind}_total`, help, ['resource'], (s, inc) => inc({}, s[stat], stat));
     lazyCounter('hits', 'Lazy resource accesses served from cache.', 'hits');
@@ -285,7 +286,7 @@ export class ReservoirMetricsCollector {
       help: 'Latest version loaded of each lazy resource (the highest over its entries and tenants).',
       labelNames: ['resource'],
       collect() {
-        for (const [resource, v] of lazyVersions()) this.set({ resource }, v);
+        for (const [resource, s] of lazyResources()) this.set({ resource }, s.latestVersion);
       },
     });
 
@@ -325,7 +326,7 @@ export class ReservoirMetricsCollector {
     }
     for (const lazy of this.sources.lazy?.() ?? []) {
       if (this.lazies.has(lazy)) continue;
-      this.lazies.set(lazy, lazy.events$.subscribe({ next: (e) => this.onLazyEvent(e) }));
+      this.lazies.set(lazy, lazy.addMetricsTracker(this.lazyTracker));
     }
   }
 
@@ -334,7 +335,7 @@ export class ReservoirMetricsCollector {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.pools.values()) t.subscription.unsubscribe();
-    for (const s of this.lazies.values()) s.unsubscribe();
+    for (const detach of this.lazies.values()) detach();
     this.pools.clear();
     this.lazies.clear();
     for (const m of this.metricsList) this.registry.removeSingleMetric(m.name);
@@ -372,12 +373,6 @@ export class ReservoirMetricsCollector {
       default:
         break;
     }
-  }
-
-  private onLazyEvent(e: LazyEvent): void {
-    if (e.type !== 'load') return;
-    this.lazyLoadSeconds.observe({ resource: e.resource }, e.durationMs / 1000);
-    if (e.version > (this.lazyVersions.get(e.resource) ?? 0)) this.lazyVersions.set(e.resource, e.version);
   }
 
   /** Per-resource stats of every loader, read once per scrape. */

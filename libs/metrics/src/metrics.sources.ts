@@ -4,7 +4,7 @@
  * (or an app with its own pools) can hand it anything of that shape.
  */
 import type { Observable } from 'rxjs';
-import type { LazyEvent, LazyStats } from '@reservoir/lazy';
+import type { LazyMetricsTracker, LazyStats } from '@reservoir/lazy';
 import type { PoolEvent, PoolHealth, PoolStats } from '@reservoir/pool';
 
 /** The part of `Pool<T>` the collector uses. @publicApi */
@@ -17,7 +17,8 @@ export interface MetricsPoolSource {
 
 /** The part of `LazyLoader` the collector uses. @publicApi */
 export interface MetricsLazySource {
-  readonly events$: Observable<LazyEvent>;
+  /** Attaches the collector's load-time tracker; returns its detach function. */
+  addMetricsTracker(tracker: LazyMetricsTracker): () => void;
   stats(): LazyStats;
 }
 

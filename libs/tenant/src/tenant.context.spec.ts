@@ -28,6 +28,24 @@ describe('TenantContext', () => {
     expect(tenant.organisationId).toBeUndefined();
   });
 
+  it('runOutside() hides the tenant from fn and everything it awaits, and restores it after', async () => {
+    const seen: Array<string | undefined> = [];
+    await tenant.run('acme', async () => {
+      const inner = tenant.runOutside(async () => {
+        seen.push(tenant.organisationId);
+        await sleep(1);
+        seen.push(getCurrentTenant());
+        expect(() => tenant.require()).toThrow();
+        return 'global';
+      });
+      seen.push(tenant.organisationId);
+      expect(await inner).toBe('global');
+      seen.push(tenant.organisationId);
+    });
+    expect(seen).toEqual([undefined, 'acme', undefined, 'acme']);
+    expect(tenant.runOutside(() => 7)).toBe(7);
+  });
+
   it('returns synchronous results as-is', () => {
     expect(tenant.run('acme', () => 41 + 1)).toBe(42);
   });

@@ -3,7 +3,7 @@ import { TENANT_OPTIONS } from './tenant.constants';
 import { TenantRequiredError } from './tenant.errors';
 import { TenantSources } from './tenant.messages';
 import { TenantOptions } from './tenant.options';
-import { TenantScope, currentScope, getCurrentTenant, runInScope } from './tenant.store';
+import { TenantScope, currentScope, getCurrentTenant, runInScope, runOutsideScope } from './tenant.store';
 import { TenantIdValidator } from './tenant.validator';
 
 function call<T>(fn: () => T): T {
@@ -52,5 +52,17 @@ export class TenantContext {
     const current = currentScope();
     if (current !== undefined && current.organisationId === organisationId) return fn();
     return runInScope(new TenantScope(organisationId, null), call, fn) as T;
+  }
+
+  /**
+   * Runs `fn` outside any tenant scope, for work that must not act as the tenant that triggered it
+   * (a global cache entry, a shared job). Inside `fn`, `organisationId` is `undefined`; a pool lease
+   * taken there is untagged and unbound. The caller's scope is untouched once `fn` returns.
+   *
+   * @example await tenant.runOutside(() => this.pricing.loadForEveryone());
+   */
+  runOutside<T>(fn: () => T): T {
+    if (currentScope() === undefined) return fn();
+    return runOutsideScope(fn);
   }
 }

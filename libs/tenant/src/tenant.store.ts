@@ -35,3 +35,11 @@ export function getCurrentTenant(): string | undefined {
 export function runInScope<A, R>(scope: TenantScope, fn: (arg: A) => R, arg: A): R {
   return storage.run(scope, fn, arg);
 }
+
+/**
+ * Runs `fn()` outside any tenant scope: inside it (and in everything it awaits) there is no tenant.
+ * `run(undefined)` rather than `exit()`, which is still marked experimental in Node 20.
+ */
+export function runOutsideScope<R>(fn: () => R): R {
+  return storage.run(undefined as unknown as TenantScope, fn);
+}
