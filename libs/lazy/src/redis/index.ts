@@ -6,6 +6,7 @@ export type {
   TierEvent,
   TierLoadResult,
   TierLoadSource,
+  TierClaim,
   SharedTierStats,
 } from './redis-tier';
 export { RedisTierOptions } from './redis-tier.options';

@@ -85,6 +85,12 @@ export class RedisTierOptions {
    */
   leaseMs?: number = 10_000;
   /**
+   * Longest time a claimed lease is renewed, in ms: a load that has not completed by then (or a
+   * claim its caller forgot) lets the lease expire, so another instance may load.
+   * @default 60000
+   */
+  maxLeaseHoldMs?: number = 60_000;
+  /**
    * Wait budget of an instance that found another instance loading the key, in ms: it waits for the
    * completion message and polls L2 with backoff, then loads locally.
    * @default 5000
@@ -158,6 +164,7 @@ export function resolveRedisTierOptions(given: unknown): ResolvedRedisTierOption
   check.integer('streamMaxLen', r.streamMaxLen, 10, 100_000_000);
   check.integer('busBlockMs', r.busBlockMs, 10, 60_000);
   check.integer('leaseMs', r.leaseMs, 30, 3_600_000);
+  check.integer('maxLeaseHoldMs', r.maxLeaseHoldMs, 1, 86_400_000);
   check.integer('fleetWaitMs', r.fleetWaitMs, 0, 3_600_000);
   check.integer('pollInitialMs', r.pollInitialMs, 1, 60_000);
   check.integer('pollMaxMs', r.pollMaxMs, r.pollInitialMs, 60_000);

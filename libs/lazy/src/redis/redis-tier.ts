@@ -71,6 +71,20 @@ export interface TierLoadResult<T> {
   source: TierLoadSource;
 }
 
+/** What `RedisTier.claim()` resolved to. */
+export type TierClaim<T = unknown> =
+  | { kind: 'hit'; entry: TierEntry<T>; source: 'l2' | 'joined' }
+  | {
+      kind: 'lead';
+      /** The reserved version: the load's fencing token. */
+      version: number;
+      /** Writes the loaded value by compare-and-set and releases the lease; throws `LazyCodecError`. */
+      complete(value: T, encoded?: string): Promise<'written' | 'rejected' | 'unavailable'>;
+      /** Releases the lease without writing (the load failed). */
+      abandon(): void;
+    }
+  | { kind: 'local' };
+
 /** Counters for `stats().shared`. */
 export interface SharedTierStats {
   state: RedisTierState;
@@ -423,8 +437,14 @@ export class RedisTier {
    * reserved or written and the tenant was not invalidated since `ns`. Throws `LazyCodecError` for a
    * value the codec cannot encode, before anything reaches Redis.
    */
-  async write(ref: TierRef, value: unknown, version: number, ns: number): Promise<'written' | 'rejected'> {
-    const data = this.options.codec.encode(value);
+  async write(
+    ref: TierRef,
+    value: unknown,
+    version: number,
+    ns: number,
+    encoded?: string,
+  ): Promise<'written' | 'rejected'> {
+    const data = encoded ?? this.options.codec.encode(value);
     const o = this.options;
     const r = (await this.call('write', () =>
       this.evalScript(
@@ -563,10 +583,33 @@ export class RedisTier {
     load: (version: number | undefined) => Promise<T> | T,
     floor: number,
   ): Promise<TierLoadResult<T>> {
+    const c = await this.claim<T>(ref, floor);
+    if (c.kind === 'hit') return { value: c.entry.value, version: c.entry.version, source: c.source };
+    if (c.kind === 'local') return { value: await load(undefined), version: undefined, source: 'local' };
+    let value: T;
     try {
+      value = await load(c.version);
+    } catch (err) {
+      c.abandon();
+      throw err;
+    }
+    await c.complete(value);
+    return { value, version: c.version, source: 'leader' };
+  }
+
+  /**
+   * The fleet miss protocol without the load, for a caller that runs the load itself (the loader
+   * integration). Resolves to a `hit` (L2 had a version newer than `floor`, or another instance's load
+   * finished while this one waited), a `lead` (this instance holds the lease and a reserved version:
+   * load, then `complete(value)` or `abandon()`), or `local` (Redis unreachable or the wait budget
+   * ran out: load without the fleet). `reload: true` skips L2 and the lease and just reserves a
+   * version: a reload must load. Never rejects with a Redis error.
+   */
+  async claim<T = unknown>(ref: TierRef, floor = 0, reload = false): Promise<TierClaim<T>> {
+    try {
+      if (reload) return await this.leadClaim<T>(ref, floor, undefined, undefined);
       const hit = await this.read<T>(ref);
-      if (hit !== undefined && hit.version > floor)
-        return { value: hit.value, version: hit.version, source: 'l2' };
+      if (hit !== undefined && hit.version > floor) return { kind: 'hit', entry: hit, source: 'l2' };
       const o = this.options;
       const deadline = Date.now() + o.fleetWaitMs;
       let delay = o.pollInitialMs;
@@ -574,7 +617,7 @@ export class RedisTier {
         const token = randomUUID();
         const leaseKey = this.keyOf('l', ref);
         const got = await this.call('lease', () => this.redis.set(leaseKey, token, 'PX', o.leaseMs, 'NX'));
-        if (got === 'OK') return await this.lead(ref, load, floor, leaseKey, token);
+        if (got === 'OK') return await this.leadClaim<T>(ref, floor, leaseKey, token);
         const left = deadline - Date.now();
         if (left <= 0) break;
         await this.waitFor(ref, Math.min(delay, left));
@@ -582,7 +625,7 @@ export class RedisTier {
         const e = await this.read<T>(ref);
         if (e !== undefined && e.version > floor) {
           this.counters.fleetLoadsJoined++;
-          return { value: e.value, version: e.version, source: 'joined' };
+          return { kind: 'hit', entry: e, source: 'joined' };
         }
         if (Date.now() >= deadline) break;
       }
@@ -590,45 +633,65 @@ export class RedisTier {
       if (!(err instanceof RedisTierUnavailableError)) throw err;
     }
     this.counters.localLoads++;
-    return { value: await load(undefined), version: undefined, source: 'local' };
+    return { kind: 'local' };
   }
 
-  private async lead<T>(
+  private async leadClaim<T>(
     ref: TierRef,
-    load: (version: number | undefined) => Promise<T> | T,
     floor: number,
-    leaseKey: string,
-    token: string,
-  ): Promise<TierLoadResult<T>> {
+    leaseKey: string | undefined,
+    token: string | undefined,
+  ): Promise<TierClaim<T>> {
     const o = this.options;
-    const renew = setInterval(
-      () => {
-        this.call('renewLease', () => this.evalScript(RENEW, [leaseKey], [token, o.leaseMs])).catch(
-          () => undefined,
-        );
-      },
-      Math.max(10, Math.floor(o.leaseMs / 3)),
-    );
-    renew.unref?.();
-    try {
-      const { version, ns } = await this.reserveVersion(ref, floor);
-      this.counters.fleetLoadsLed++;
-      let value: T;
-      try {
-        value = await load(version);
-      } finally {
-        clearInterval(renew);
-      }
-      try {
-        await this.write(ref, value, version, ns);
-      } catch (err) {
-        if (!(err instanceof RedisTierUnavailableError)) throw err;
-      }
-      return { value, version, source: 'leader' };
-    } finally {
+    let renew: ReturnType<typeof setInterval> | undefined;
+    let cap: ReturnType<typeof setTimeout> | undefined;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
       clearInterval(renew);
-      this.call('releaseLease', () => this.evalScript(RELEASE, [leaseKey], [token])).catch(() => undefined);
+      clearTimeout(cap);
+      if (leaseKey !== undefined && token !== undefined)
+        this.call('releaseLease', () => this.evalScript(RELEASE, [leaseKey], [token])).catch(() => undefined);
+    };
+    if (leaseKey !== undefined && token !== undefined) {
+      renew = setInterval(
+        () => {
+          this.call('renewLease', () => this.evalScript(RENEW, [leaseKey], [token, o.leaseMs])).catch(
+            () => undefined,
+          );
+        },
+        Math.max(10, Math.floor(o.leaseMs / 3)),
+      );
+      renew.unref?.();
+      // A claim nobody completes (a caller that lost track of it) stops renewing after maxLeaseHoldMs.
+      cap = setTimeout(finish, o.maxLeaseHoldMs);
+      cap.unref?.();
     }
+    let reserved: { version: number; ns: number };
+    try {
+      reserved = await this.reserveVersion(ref, floor);
+    } catch (err) {
+      finish();
+      throw err;
+    }
+    this.counters.fleetLoadsLed++;
+    return {
+      kind: 'lead',
+      version: reserved.version,
+      complete: async (value: T, encoded?: string) => {
+        clearInterval(renew);
+        try {
+          return await this.write(ref, value, reserved.version, reserved.ns, encoded);
+        } catch (err) {
+          if (!(err instanceof RedisTierUnavailableError)) throw err;
+          return 'unavailable';
+        } finally {
+          finish();
+        }
+      },
+      abandon: finish,
+    };
   }
 
   private waitFor(ref: TierRef, ms: number): Promise<void> {
