@@ -9,6 +9,7 @@ type Cmd =
   | { id: number; op: 'stampede'; ref: TierRef; callers: number; loadMs: number; startAt: number }
   | { id: number; op: 'invalidate'; ref: TierRef }
   | { id: number; op: 'getOrLoad'; ref: TierRef; value: unknown; loadMs: number }
+  | { id: number; op: 'steady'; ref: TierRef; durationMs: number }
   | { id: number; op: 'stats' }
   | { id: number; op: 'close' };
 
@@ -16,6 +17,7 @@ const tier = new RedisTier({
   url: process.env.REDIS_URL,
   prefix: process.env.TIER_PREFIX,
   leaseMs: Number(process.env.TIER_LEASE_MS ?? 10_000),
+  commandTimeoutMs: Number(process.env.TIER_COMMAND_TIMEOUT_MS ?? 250),
 });
 const send = (m: unknown): void => {
   process.send?.(m);
@@ -23,8 +25,7 @@ const send = (m: unknown): void => {
 let loaderCalls = 0;
 
 tier.onEvent((e: TierEvent) => {
-  if (e.type === 'invalidate' || e.type === 'set' || e.type === 'tenant')
-    send({ event: { ...e, receivedAt: Date.now(), pid: process.pid } });
+  if (e.type !== 'stale-all') send({ event: { ...e, receivedAt: Date.now(), pid: process.pid } });
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -65,6 +66,28 @@ async function run(cmd: Cmd): Promise<unknown> {
         return cmd.value;
       });
       return { ...r, stats: tier.stats() };
+    }
+    case 'steady': {
+      // Back-to-back misses for durationMs (a fresh floor each time, so each is a real miss path).
+      const end = Date.now() + cmd.durationMs;
+      let ok = 0;
+      let failed = 0;
+      let worstMs = 0;
+      const sources: Record<string, number> = {};
+      for (let i = 1; Date.now() < end; i++) {
+        const t0 = performance.now();
+        try {
+          const r = await tier.getOrLoad({ ...cmd.ref, key: `${cmd.ref.key}-${process.pid}-${i}` }, () => i);
+          if (r.value !== i) throw new Error(`wrong value ${String(r.value)}`);
+          sources[r.source] = (sources[r.source] ?? 0) + 1;
+          ok++;
+        } catch {
+          failed++;
+        }
+        worstMs = Math.max(worstMs, performance.now() - t0);
+        await sleep(5);
+      }
+      return { ok, failed, worstMs, sources, stats: tier.stats() };
     }
     case 'stats':
       return { ...tier.stats(), loaderCalls };
