@@ -12,3 +12,4 @@ export type {
 export { RedisTierOptions } from './redis-tier.options';
 export { JsonTierCodec, type TierCodec } from './codec';
 export { RedisTierConfigError, RedisTierUnavailableError, LazyCodecError } from './redis-tier.errors';
+export { TierCacheStore } from './tier-store';

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { SampleWindow, withDeadline } from '@reservoir/core';
 import { Redis } from 'ioredis';
+import type { LazySharedStoreOptions, LazySharedTier } from '../lazy-shared';
 import { RedisTierUnavailableError } from './redis-tier.errors';
+import { TierCacheStore } from './tier-store';
 import { RedisTierMessages } from './redis-tier.messages';
 import {
   resolveRedisTierOptions,
@@ -136,7 +138,7 @@ const sleep = (ms: number): Promise<void> =>
  * @publicApi
  * @example const tier = new RedisTier({ url: process.env.REDIS_URL, prefix: 'shop:lazy' });
  */
-export class RedisTier {
+export class RedisTier implements LazySharedTier {
   readonly options: ResolvedRedisTierOptions;
   /** This instance's origin in entries and bus messages. */
   readonly instanceId: string;
@@ -214,6 +216,11 @@ export class RedisTier {
     this.redis.on('close', () => this.lostConnection());
     if (this.redis.status === 'ready') this.kickResync();
     this.readerLoop = this.readLoop();
+  }
+
+  /** The loader's store over this tier; `LazyModule.forRoot({ shared: tier })` calls it. */
+  createStore(options: LazySharedStoreOptions): TierCacheStore {
+    return new TierCacheStore(this, options);
   }
 
   // ---------------------------------------------------------------- state

@@ -1,18 +1,7 @@
-import { MemoryCacheStore, type CacheStore, type LazyEntry } from '../cache-store';
+import { MemoryCacheStore, type LazyEntry } from '../cache-store';
 import { TENANT_SEPARATOR } from '../lazy.constants';
-import type { LazyEvictionPolicy } from '../lazy.options';
-import type { VersionSource } from '../lazy-versions';
+import type { LazySharedStore, LazySharedStoreOptions } from '../lazy-shared';
 import type { RedisTier, SharedTierStats, TierClaim, TierEvent, TierRef } from './redis-tier';
-
-/** What the loader tells the store when it attaches a shared tier. */
-export interface TierStoreOptions {
-  maxEntries: number;
-  policy: LazyEvictionPolicy;
-  /** The loader's clock: `loadedAt` of an entry read from L2 is stamped with it. */
-  now: () => number;
-  /** Whether the resource of an entry key is shared (`@LazyResource({ shared: false })` is not). */
-  isShared: (entryKey: string) => boolean;
-}
 
 /** The organisation (undefined = global) and entry key of a loader store key. */
 function split(sk: string): { tenant: string | undefined; key: string } {
@@ -40,7 +29,7 @@ type Lead = Extract<TierClaim, { kind: 'lead' }>;
  * Versions of local loads (tier unreachable, or `shared: false`) come from a local counter above
  * every version seen for the resource, so a key's versions never go backward in this instance.
  */
-export class TierCacheStore implements CacheStore<LazyEntry>, VersionSource {
+export class TierCacheStore implements LazySharedStore {
   private readonly l1: MemoryCacheStore<LazyEntry>;
   private readonly claims = new Map<string, Lead>();
   /** Per store key: versions at or below this are known stale (from messages). Bounded. */
@@ -51,7 +40,7 @@ export class TierCacheStore implements CacheStore<LazyEntry>, VersionSource {
 
   constructor(
     readonly tier: RedisTier,
-    private readonly o: TierStoreOptions,
+    private readonly o: LazySharedStoreOptions,
   ) {
     this.l1 = new MemoryCacheStore<LazyEntry>(o.maxEntries, o.policy);
     this.unsubscribe = tier.onEvent((e) => this.onTierEvent(e));
