@@ -358,11 +358,11 @@ describe('lazy abuse: health check options', () => {
   it('pins the messages', () => {
     expectConfig(
       () => evaluateLazyHealth(loader, { staleGraceMs: -1 }),
-      'Invalid lazy option "staleGraceMs" in LazyHealthIndicator.check(): got -1, expected an integer >= 0.',
+      'Invalid lazy option "staleGraceMs" in LazyHealthIndicator.isHealthy(): got -1, expected an integer >= 0.',
     );
     expectConfig(
       () => evaluateLazyHealth(loader, { threshold: 1 } as never),
-      'Invalid lazy option "threshold" in LazyHealthIndicator.check(): got 1, expected no such option; known options are staleGraceMs, failureThreshold.',
+      'Invalid lazy option "threshold" in LazyHealthIndicator.isHealthy(): got 1, expected no such option; known options are staleGraceMs, failureThreshold.',
     );
   });
 });

@@ -349,7 +349,7 @@ export function resolveResourceOptions(
   return merge(moduleOptions, o as Partial<LazyResourceDefaults>, c);
 }
 
-/** Thresholds of `LazyHealthIndicator.check()`. */
+/** Thresholds of `LazyHealthIndicator.isHealthy()`. */
 export class LazyHealthCheckOptions {
   /**
    * DEGRADED when a resource has served a stale value and no load has succeeded for this long since.
@@ -364,7 +364,7 @@ export class LazyHealthCheckOptions {
 }
 
 export function resolveHealthOptions(options: unknown = {}): Required<LazyHealthCheckOptions> {
-  const c: OptionChecker = checker('LazyHealthIndicator.check()');
+  const c: OptionChecker = checker('LazyHealthIndicator.isHealthy()');
   c.object('', options);
   c.knownKeys(options, Object.keys(new LazyHealthCheckOptions()));
   const o: Record<string, unknown> = defined(options);
