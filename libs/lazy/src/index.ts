@@ -5,6 +5,7 @@ export {
   LazyModuleOptions,
   LazyResourceOptions,
   LazyResourceDefaults,
+  LazyRegisterOptions,
   LazyRetryOptions,
   LazyHealthCheckOptions,
   type LazyEvictionPolicy,
@@ -27,6 +28,13 @@ export { LazyResource } from './lazy-resource.decorator';
 export { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
 export type { LazyEvent, LazyAlertKind, LazyLogger } from './lazy.events';
 export { MemoryVersionSource, type VersionSource } from './lazy-versions';
+export type {
+  LazySharedTier,
+  LazySharedStats,
+  LazySharedState,
+  LazySharedStore,
+  LazySharedStoreOptions,
+} from './lazy-shared';
 export {
   LazyLoadError,
   LazyConfigError,
