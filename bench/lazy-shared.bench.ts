@@ -3,8 +3,8 @@
  * driver, in one plain Node process, against a private redis-server this script starts on a free
  * port (never the shared one). Run: `node bench/run.js lazy-shared`.
  * - the L1 hit with the tier attached, against Reservoir's local-only hit;
- * - the L2 hit (L1 miss): Reservoir through the loader (ttlMs 1, so every call misses L1 and reads
- *   L2), bentocache `getOrSet` on an L2-only store;
+ * - the L2 hit (L1 miss): Reservoir through the loader (maxEntries 1, two keys in turn, so every
+ *   call misses L1 and reads L2), bentocache `getOrSet` on an L2-only store;
  * - invalidation delivery between two instances (p50/p99).
  * Cold keys across 4 processes are measured by test/redis-tier.fleet.spec.ts (real processes).
  */
@@ -56,14 +56,17 @@ async function main(): Promise<void> {
     if (!(await tierA.ready(5_000)) || !(await tierB.ready(5_000))) throw new Error('redis not ready');
     const local = new LazyLoaderCore({ tenantScoped: false });
     const shared = new LazyLoaderCore({ tenantScoped: false, shared: tierA });
-    const l2 = new LazyLoaderCore({ tenantScoped: false, shared: tierA, ttlMs: 1 });
+    // maxEntries 1 and two keys read in turn: every get misses L1 (the other key evicted it) and hits L2.
+    const l2 = new LazyLoaderCore({ tenantScoped: false, shared: tierA, maxEntries: 1 });
     const value = { plan: 'pro', seats: 25, features: ['a', 'b', 'c'] };
     local.register('settings', () => value);
     shared.register('settings', () => value);
-    l2.register('settings-l2', () => value);
+    l2.register('l2-a', () => value);
+    l2.register('l2-b', () => value);
     await local.get('settings');
     await shared.get('settings');
-    await l2.get('settings-l2');
+    await l2.get('l2-a');
+    await l2.get('l2-b');
 
     const bento = new BentoCache({
       default: 'l2',
@@ -79,7 +82,10 @@ async function main(): Promise<void> {
       },
     ];
     const l2Cases: Case[] = [
-      { name: 'Reservoir L2 hit (loader, L1 miss)', run: (ms) => loop(ms, () => l2.get('settings-l2')) },
+      {
+        name: 'Reservoir L2 hit (loader, L1 miss)',
+        run: (ms) => loop(ms, (i) => l2.get(i & 1 ? 'l2-a' : 'l2-b')),
+      },
       {
         name: 'bentocache 1.6 getOrSet, L2 (Redis) hit',
         run: (ms) => loop(ms, () => bento.getOrSet({ key: 'settings', factory: async () => value })),
