@@ -171,7 +171,13 @@ describe('RedisTier against a real redis-server', () => {
       await until(() => b.state === 'degraded', 2_000, 'b degraded');
       for (let i = 0; i < 5; i++) await a.invalidate({ ...ref, key: `gap${i}` });
       proxy.restore();
-      await until(() => seen.filter((e) => e.type === 'invalidate').length === 5, 5_000, 'catch-up');
+      await until(() => seen.filter((e) => e.type === 'invalidate').length === 5, 10_000, 'catch-up').catch(
+        (e) => {
+          const r = b as unknown as { reader: { status: string }; lastId: string; readerNeedsCheck: boolean };
+          console.log('DEBUG', b.state, r.reader.status, r.lastId, r.readerNeedsCheck, JSON.stringify(seen));
+          throw e;
+        },
+      );
       expect(seen.filter((e) => e.type === 'invalidate').map((e) => (e as { key: string }).key)).toEqual([
         'gap0',
         'gap1',
@@ -187,7 +193,7 @@ describe('RedisTier against a real redis-server', () => {
       // Far more than the stream keeps (MAXLEN ~ 10 trims whole nodes of 100 entries).
       for (let i = 0; i < 400; i++) await a.invalidate({ ...ref, key: `lost${i}` });
       proxy.restore();
-      await until(() => seen.some((e) => e.type === 'stale-all'), 5_000, 'stale-all');
+      await until(() => seen.some((e) => e.type === 'stale-all'), 10_000, 'stale-all');
       expect(seen.find((e) => e.type === 'stale-all')).toEqual({ type: 'stale-all', reason: 'gap' });
     } finally {
       await proxy.close();
