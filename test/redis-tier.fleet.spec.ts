@@ -217,4 +217,42 @@ describe('RedisTier fleet: several processes on one private redis-server', () =>
       await own.dispose();
     }
   });
+
+  it('through LazyLoaderCore in 4 processes: 1,000 gets of a cold key make 1 load; a reload on one is seen by the others', async () => {
+    const ws = await spawn(4);
+    const startAt = Date.now() + 300;
+    const rs = await Promise.all(
+      ws.map((w) =>
+        w.call<{ coreLoads: number; version: number; values: string[] }>({
+          op: 'coreStampede',
+          callers: 250,
+          startAt,
+        }),
+      ),
+    );
+    expect(rs.reduce((n, r) => n + r.coreLoads, 0)).toBe(1);
+    expect(rs.map((r) => r.version)).toEqual([1, 1, 1, 1]);
+    expect(new Set(rs.flatMap((r) => r.values)).size).toBe(1);
+
+    const [a, ...others] = ws;
+    const watching = others.map((w) =>
+      w.call<{ seenAt: number; version: number; value: { load: number } }>({
+        op: 'coreWatch',
+        minVersion: 2,
+        timeoutMs: 10_000,
+      }),
+    );
+    const reload = await a.call<{ sentAt: number; version: number; value: { load: number } }>({
+      op: 'coreReload',
+    });
+    expect(reload.version).toBe(2);
+    const seen = await Promise.all(watching);
+    for (const s of seen) {
+      expect(s.version).toBe(2);
+      expect(s.value).toEqual(reload.value); // the same value under the same version everywhere
+    }
+    console.log(
+      `reload seen by the other 3 processes after ${seen.map((s) => s.seenAt - reload.sentAt).join(', ')} ms (200 ms load included)`,
+    );
+  });
 });

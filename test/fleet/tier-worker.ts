@@ -3,6 +3,7 @@
  * the parent over IPC. Run as `node -r test/helpers/ts-register.js test/fleet/tier-worker.ts` with
  * REDIS_URL and TIER_PREFIX set. Every command answers `{ id, ok, result | error }`.
  */
+import { LazyLoaderCore } from '@reservoir/lazy/lazy-loader.core';
 import { RedisTier, type TierEvent, type TierRef } from '@reservoir/lazy/redis';
 
 type Cmd =
@@ -10,6 +11,9 @@ type Cmd =
   | { id: number; op: 'invalidate'; ref: TierRef }
   | { id: number; op: 'getOrLoad'; ref: TierRef; value: unknown; loadMs: number }
   | { id: number; op: 'steady'; ref: TierRef; durationMs: number }
+  | { id: number; op: 'coreStampede'; callers: number; startAt: number }
+  | { id: number; op: 'coreReload' }
+  | { id: number; op: 'coreWatch'; minVersion: number; timeoutMs: number }
   | { id: number; op: 'stats' }
   | { id: number; op: 'close' };
 
@@ -23,6 +27,14 @@ const send = (m: unknown): void => {
   process.send?.(m);
 };
 let loaderCalls = 0;
+// The loader as an app uses it: LazyLoaderCore with the shared tier, one resource that counts its loads.
+const core = new LazyLoaderCore({ shared: tier, tenantScoped: false });
+let coreLoads = 0;
+core.register('catalog', async () => {
+  coreLoads++;
+  await sleep(200);
+  return { by: process.pid, load: coreLoads };
+});
 
 tier.onEvent((e: TierEvent) => {
   if (e.type !== 'stale-all') send({ event: { ...e, receivedAt: Date.now(), pid: process.pid } });
@@ -89,9 +101,35 @@ async function run(cmd: Cmd): Promise<unknown> {
       }
       return { ok, failed, worstMs, sources, stats: tier.stats() };
     }
+    case 'coreStampede': {
+      await sleep(Math.max(0, cmd.startAt - Date.now()));
+      const values = await Promise.all(Array.from({ length: cmd.callers }, () => core.get('catalog')));
+      return {
+        coreLoads,
+        version: core.version('catalog'),
+        values: [...new Set(values.map((v) => JSON.stringify(v)))],
+      };
+    }
+    case 'coreReload': {
+      const sentAt = Date.now();
+      const value = await core.reload('catalog');
+      return { sentAt, value, version: core.version('catalog') };
+    }
+    case 'coreWatch': {
+      // Polls like a request stream would: the first get that returns a version >= minVersion.
+      const end = Date.now() + cmd.timeoutMs;
+      while (Date.now() < end) {
+        const value = await core.get('catalog');
+        const version = core.version('catalog');
+        if (version >= cmd.minVersion) return { seenAt: Date.now(), value, version };
+        await sleep(1);
+      }
+      throw new Error(`version ${cmd.minVersion} not seen within ${cmd.timeoutMs} ms`);
+    }
     case 'stats':
       return { ...tier.stats(), loaderCalls };
     case 'close':
+      core.close();
       await tier.close();
       setImmediate(() => process.exit(0));
       return true;
