@@ -133,4 +133,32 @@ describe('LazyLoaderCore with a shared RedisTier', () => {
     expect(v.f()).toBe(1);
     expect(tier.stats().l2Misses).toBe(misses); // never asked Redis
   });
+
+  it('while Redis is down: hits from L1 without waiting, then at most maxLocalStalenessMs before loading locally', async () => {
+    const own = new TestRedisServer(false);
+    await own.start();
+    try {
+      const tier = new RedisTier({ url: own.url, prefix, commandTimeoutMs: 100, maxLocalStalenessMs: 400 });
+      tiers.push(tier);
+      expect(await tier.ready(3_000)).toBe(true);
+      const core = new LazyLoaderCore({ shared: tier, tenantScoped: false });
+      cores.push(core);
+      let n = 0;
+      core.register('cfg', () => ({ n: ++n }));
+      expect(await core.get('cfg')).toEqual({ n: 1 });
+      await own.kill();
+      await until(() => tier.state === 'degraded', 2_000, 'degraded');
+      const t0 = performance.now();
+      expect(await core.get('cfg')).toEqual({ n: 1 }); // L1, no Redis wait
+      expect(performance.now() - t0).toBeLessThan(20);
+      expect(n).toBe(1);
+      await sleep(500);
+      expect(await core.get('cfg')).toEqual({ n: 2 }); // past the bound: loaded again, locally
+      expect(core.stats().shared?.state).toBe('degraded');
+      expect(await core.get('cfg')).toEqual({ n: 2 }); // the fresh local load is served again
+      expect(n).toBe(2);
+    } finally {
+      await own.dispose();
+    }
+  });
 });

@@ -108,6 +108,14 @@ export class RedisTierOptions {
    */
   pollMaxMs?: number = 200;
   /**
+   * While the tier is unreachable this instance hears no invalidations, so its L1 may fall behind
+   * the fleet. An L1 entry is then served at most this long (counted from when the tier went away,
+   * or from its load if later); after that a read loads it again locally (and, if that load fails,
+   * `serveStaleOnError` still applies).
+   * @default 10000
+   */
+  maxLocalStalenessMs?: number = 10_000;
+  /**
    * Invalidations kept while Redis is unreachable (newest per key), published on reconnect. When
    * more keys are queued the instance treats its L1 as stale on reconnect instead of losing them.
    * @default 10000
@@ -168,6 +176,7 @@ export function resolveRedisTierOptions(given: unknown): ResolvedRedisTierOption
   check.integer('fleetWaitMs', r.fleetWaitMs, 0, 3_600_000);
   check.integer('pollInitialMs', r.pollInitialMs, 1, 60_000);
   check.integer('pollMaxMs', r.pollMaxMs, r.pollInitialMs, 60_000);
+  check.integer('maxLocalStalenessMs', r.maxLocalStalenessMs, 0, Number.MAX_SAFE_INTEGER, true);
   check.integer('maxQueuedInvalidations', r.maxQueuedInvalidations, 0, 10_000_000);
   check.string('instanceId', r.instanceId);
   const codec = r.codec as unknown as Record<string, unknown> | null;

@@ -37,6 +37,8 @@ export class TierCacheStore implements LazySharedStore {
   private readonly latestByResource = new Map<string, number>();
   private remoteListeners: ((key: string) => void)[] = [];
   private readonly unsubscribe: () => void;
+  /** Loader-clock time the tier stopped being connected; undefined while connected. */
+  private degradedSince: number | undefined;
 
   constructor(
     readonly tier: RedisTier,
@@ -44,6 +46,7 @@ export class TierCacheStore implements LazySharedStore {
   ) {
     this.l1 = new MemoryCacheStore<LazyEntry>(o.maxEntries, o.policy);
     this.unsubscribe = tier.onEvent((e) => this.onTierEvent(e));
+    if (tier.state !== 'connected') this.degradedSince = o.now();
   }
 
   // ---------------------------------------------------------------- CacheStore (L1)
@@ -53,7 +56,13 @@ export class TierCacheStore implements LazySharedStore {
   }
 
   get(key: string): LazyEntry | undefined {
-    return this.l1.get(key);
+    const e = this.l1.get(key);
+    // The hit path pays one field check; the staleness bound only runs while the tier is away.
+    if (this.degradedSince === undefined || e === undefined) return e;
+    const since = Math.max(this.degradedSince, e.loadedAt);
+    if (this.o.now() - since > this.tier.options.maxLocalStalenessMs && this.o.isShared(split(key).key))
+      return undefined;
+    return e;
   }
 
   peek(key: string): LazyEntry | undefined {
@@ -198,6 +207,10 @@ export class TierCacheStore implements LazySharedStore {
         return;
       case 'stale-all':
         for (const sk of [...this.l1.keys()]) if (this.o.isShared(split(sk).key)) this.dropRemote(sk);
+        return;
+      case 'state':
+        if (e.state === 'connected') this.degradedSince = undefined;
+        else if (this.degradedSince === undefined) this.degradedSince = this.o.now();
         return;
       default:
         return;
