@@ -197,6 +197,8 @@ export class RedisTier implements LazySharedTier {
         maxRetriesPerRequest: 0,
         // A command cut off by a disconnect has already failed for its caller: never replay it later.
         autoResendUnfulfilledCommands: false,
+        // close() must not keep the process alive for ioredis' default 2 s on a dead socket.
+        disconnectTimeout: 200,
         retryStrategy: (n: number) => Math.min(25 * 2 ** n, 500),
       });
       this.ownsClient = true;
@@ -209,6 +211,7 @@ export class RedisTier implements LazySharedTier {
       maxRetriesPerRequest: 0,
       // A blocked read replayed after a reconnect would skip the gap check: fail it instead.
       autoResendUnfulfilledCommands: false,
+      disconnectTimeout: 200,
       retryStrategy: (n: number) => Math.min(25 * 2 ** n, 500),
     });
     this.reader.on('error', () => undefined);
