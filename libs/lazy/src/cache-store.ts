@@ -41,7 +41,7 @@ export interface CacheStore<V = LazyEntry> {
   /** The loader subscribes once, to count and report entries the store evicts on its own. */
   onEvict?(listener: (key: string, value: V) => void): void;
   /** Shared tier: consulted on a local miss, before the loader function runs. */
-  fetchRemote?(key: string): Promise<V | undefined>;
+  fetchRemote?(key: string, reload?: boolean): Promise<V | undefined>;
   /** Shared tier: invalidations published by other instances; the loader drops its in-flight state. */
   onRemoteInvalidate?(listener: (key: string) => void): void;
 }

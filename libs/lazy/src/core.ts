@@ -4,6 +4,7 @@ export {
   LazyModuleOptions,
   LazyResourceOptions,
   LazyResourceDefaults,
+  LazyRegisterOptions,
   LazyRetryOptions,
   LazyHealthCheckOptions,
   type LazyEvictionPolicy,
@@ -24,6 +25,13 @@ export {
 export { MemoryCacheStore, type CacheStore, type LazyEntry } from './cache-store';
 export type { LazyEvent, LazyAlertKind, LazyLogger } from './lazy.events';
 export { MemoryVersionSource, type VersionSource } from './lazy-versions';
+export type {
+  LazySharedTier,
+  LazySharedStats,
+  LazySharedState,
+  LazySharedStore,
+  LazySharedStoreOptions,
+} from './lazy-shared';
 export {
   LazyLoadError,
   LazyConfigError,

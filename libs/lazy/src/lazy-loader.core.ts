@@ -19,11 +19,12 @@ import {
   resolveResourceOptions,
   type LazyEvictionPolicy,
   type LazyModuleOptions,
-  type LazyResourceDefaults,
+  type LazyRegisterOptions,
   type ResolvedModuleOptions,
   type ResolvedResourceOptions,
 } from './lazy.options';
 import { MemoryVersionSource, type VersionSource } from './lazy-versions';
+import type { LazySharedStats, LazySharedStore } from './lazy-shared';
 
 /**
  * Runs `fn` as organisation `organisationId`, or outside any tenant scope when it is `undefined`, and
@@ -142,6 +143,8 @@ export interface LazyStats {
     trend: { hitRatio: TrendSnapshot; loadTimeMs: TrendSnapshot };
   };
   resources: Record<string, LazyResourceStats>;
+  /** The shared tier's state and counters, when `shared` is configured. */
+  shared?: LazySharedStats;
   maxEntries: number;
   policy: LazyEvictionPolicy | 'custom';
 }
@@ -304,6 +307,7 @@ export class LazyLoaderCore {
   readonly options: ResolvedModuleOptions;
   private readonly store: CacheStore<LazyEntry>;
   private readonly versions: VersionSource;
+  private readonly shared: LazySharedStore | undefined;
   private readonly resources = new Map<string, ResourceState>();
   private readonly inflight = new Map<string, Flight>();
   private readonly timers = new Map<ReturnType<typeof setTimeout>, (ok: boolean) => void>();
@@ -330,10 +334,28 @@ export class LazyLoaderCore {
     this.logger = deps.logger;
     this.clock = deps.clock ?? (() => performance.now());
     this.random = deps.random ?? Math.random;
-    this.versions = this.options.versionSource ?? new MemoryVersionSource();
-    this.store = this.options.store ?? new MemoryCacheStore(this.options.maxEntries, this.options.policy);
+    const tier = this.options.sharedTier;
+    if (tier !== undefined) {
+      // The tier's store is L1 + L2 and the version source in one, so versions have one owner.
+      this.shared = tier.createStore({
+        maxEntries: this.options.maxEntries,
+        policy: this.options.policy,
+        now: () => this.clock(),
+        isShared: (entryKey) => this.resourceOf(entryKey)?.options.shared === true,
+      });
+      this.store = this.shared;
+      this.versions = this.shared;
+    } else {
+      this.shared = undefined;
+      this.versions = this.options.versionSource ?? new MemoryVersionSource();
+      this.store = this.options.store ?? new MemoryCacheStore(this.options.maxEntries, this.options.policy);
+    }
     this.store.onEvict?.((key) => this.onEvicted(key));
-    this.store.onRemoteInvalidate?.((key) => this.dropFlight(key));
+    this.store.onRemoteInvalidate?.((key) => {
+      // Another instance made this entry stale: drop it (keeping the counts right) and its load.
+      this.dropFlight(key);
+      this.remove(this.resourceOf(splitStoreKey(key).entryKey), key);
+    });
   }
 
   // ---------------------------------------------------------------- registration
@@ -342,7 +364,7 @@ export class LazyLoaderCore {
    * Registers a loader under `key`. `options` override the module defaults for this resource.
    * @throws LazyConfigError on a duplicate key or an invalid option
    */
-  register<T>(key: string, loader: () => T | Promise<T>, options?: LazyResourceDefaults): void {
+  register<T>(key: string, loader: () => T | Promise<T>, options?: LazyRegisterOptions): void {
     if (typeof key !== 'string' || key.length === 0) throw LazyKeyError.invalidKey('register', key);
     if (key.includes(TENANT_SEPARATOR)) throw LazyKeyError.separatorInKey('register', key);
     const context = `LazyLoader.register("${key}")`;
@@ -580,7 +602,7 @@ export class LazyLoaderCore {
     const t0 = this.clock();
     try {
       if (this.store.fetchRemote !== undefined) {
-        const remote = await this.store.fetchRemote(sk);
+        const remote = await this.store.fetchRemote(sk, flight.forced);
         if (remote !== undefined && this.clock() < remote.loadedAt + o.ttlMs) {
           this.versions.seen(res.name, remote.version);
           if (!flight.discarded && !this.closed) this.put(res, sk, remote);
@@ -723,6 +745,8 @@ export class LazyLoaderCore {
     err: unknown,
   ): unknown {
     const now = this.clock();
+    // Let another instance load at once instead of waiting out this one's fleet lease.
+    this.shared?.loadFailed(sk);
     res.failures++;
     res.consecutiveFailures++;
     res.lastError = err;
@@ -918,12 +942,17 @@ export class LazyLoaderCore {
       );
     };
     let removed = 0;
+    const published = new Set<string>();
     for (const sk of [...this.store.keys()]) {
       if (!matches(sk)) continue;
       const { org: entryOrg, entryKey } = splitStoreKey(sk);
       const res = this.resourceOf(entryKey);
       this.remove(res, sk);
       removed++;
+      if (this.shared !== undefined) {
+        this.shared.invalidateShared(sk);
+        published.add(sk);
+      }
       if (res === undefined) continue;
       res.invalidations++;
       if (this.subject.observed) {
@@ -936,6 +965,7 @@ export class LazyLoaderCore {
       }
     }
     for (const sk of [...this.inflight.keys()]) if (matches(sk)) this.dropFlight(sk);
+    if (this.shared !== undefined) this.publishInvalidation(keyOrPrefix, org, published);
     return removed;
   }
 
@@ -1047,9 +1077,32 @@ export class LazyLoaderCore {
         },
       },
       resources,
+      ...(this.shared !== undefined ? { shared: this.shared.stats() } : {}),
       maxEntries: this.options.store ? NaN : this.options.maxEntries,
       policy: this.options.store ? 'custom' : this.options.policy,
     };
+  }
+
+  /**
+   * The fleet side of `invalidate()`, beyond the entries this instance holds (published above): an
+   * exact registered key is invalidated by name for its tenant (or globally); a prefix within one
+   * organisation bumps that organisation's namespace (O(1), it also drops its other shared entries);
+   * a prefix across all tenants reaches only the entries this instance holds.
+   */
+  private publishInvalidation(keyOrPrefix: string, org: string | undefined, published: Set<string>): void {
+    const shared = this.shared as LazySharedStore;
+    const res = this.resources.get(keyOrPrefix);
+    if (res !== undefined) {
+      if (!res.options.shared) return;
+      if (!res.options.tenantScoped) {
+        if (!published.has(keyOrPrefix)) shared.invalidateShared(keyOrPrefix);
+      } else if (org !== undefined) {
+        const sk = res.storeKey(org, keyOrPrefix);
+        if (!published.has(sk)) shared.invalidateShared(sk);
+      }
+      return;
+    }
+    if (org !== undefined) shared.invalidateTenantShared(org);
   }
 
   /** Names of all registered resources. */
@@ -1147,6 +1200,7 @@ export class LazyLoaderCore {
       resolve(false);
     }
     this.timers.clear();
+    this.shared?.detach();
     this.subject.complete();
   }
 }

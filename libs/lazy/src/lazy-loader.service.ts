@@ -19,7 +19,7 @@ import {
   type LazyResourceStats,
   type LazyStats,
 } from './lazy-loader.core';
-import type { LazyModuleOptions, LazyResourceDefaults, ResolvedModuleOptions } from './lazy.options';
+import type { LazyModuleOptions, LazyRegisterOptions, ResolvedModuleOptions } from './lazy.options';
 
 /**
  * The core's host services under Nest: the tenant from `TenantContext` when `TenantModule` is
@@ -71,7 +71,7 @@ export class LazyLoader implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** See `LazyLoaderCore.register()`. */
-  register<T>(key: string, loader: () => T | Promise<T>, options?: LazyResourceDefaults): void {
+  register<T>(key: string, loader: () => T | Promise<T>, options?: LazyRegisterOptions): void {
     this.core.register(key, loader, options);
   }
 

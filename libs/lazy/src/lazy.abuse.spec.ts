@@ -28,7 +28,17 @@ describe('lazy abuse: module options', () => {
     [
       'unknown key',
       { ttl: 5 },
-      `Invalid lazy option "ttl" in ${M}: got 5, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant, maxEntries, policy, preloadConcurrency, store, versionSource.`,
+      `Invalid lazy option "ttl" in ${M}: got 5, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant, maxEntries, policy, preloadConcurrency, store, versionSource, shared.`,
+    ],
+    [
+      'shared not a tier',
+      { shared: true },
+      `Invalid lazy option "shared" in ${M}: got true, expected a shared tier (an object with a createStore method, e.g. new RedisTier({ url })).`,
+    ],
+    [
+      'shared with store',
+      { shared: { createStore: () => undefined }, store: new Map() },
+      `Invalid lazy option "store" in ${M}: got {}, expected no store next to shared (the shared tier provides the store); remove one of them.`,
     ],
     [
       'ttlMs 0',
@@ -180,7 +190,7 @@ describe('lazy abuse: register()', () => {
     );
     expectConfig(
       () => loader.register('a', async () => 1, { key: () => 'x' } as never),
-      'Invalid lazy option "key" in LazyLoader.register("a"): got function key, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant.',
+      'Invalid lazy option "key" in LazyLoader.register("a"): got function key, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant, shared.',
     );
     expectConfig(
       () => loader.register('a', async () => 1, { retry: { attempts: 1.5 } }),
@@ -200,7 +210,7 @@ describe('lazy abuse: register()', () => {
   it('decorated methods: unknown keys, bad key fn, preload with parameters', () => {
     expectConfig(
       () => registerLazyMethod(loader, 'Svc.m', { ttl: 1 }, async () => 1, {}),
-      'Invalid lazy option "ttl" in @LazyResource() on Svc.m: got 1, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant, key.',
+      'Invalid lazy option "ttl" in @LazyResource() on Svc.m: got 1, expected no such option; known options are ttlMs, staleAfterMs, refresh, loadTimeoutMs, retry, serveStaleOnError, tenantScoped, preload, required, versionOf, allowCrossTenant, shared, key.',
     );
     expectConfig(
       () => registerLazyMethod(loader, 'Svc.k', { key: 'id' }, async () => 1, {}),

@@ -66,6 +66,14 @@ export function evaluateLazyHealth(
       });
     }
   }
+  // The tier unreachable: hits come from L1 and misses load locally, so the service works, degraded.
+  if (stats.shared !== undefined && stats.shared.state !== 'connected') {
+    problems.push({
+      resource: 'shared-tier',
+      state: 'DEGRADED',
+      reason: `shared tier ${stats.shared.state}: serving from L1 and loading locally, ${stats.shared.queuedInvalidations} invalidation(s) queued`,
+    });
+  }
   const state: LazyHealthState = problems.some((p) => p.state === 'UNHEALTHY')
     ? 'UNHEALTHY'
     : problems.length > 0

@@ -28,6 +28,11 @@ export const LazyMessages = {
 
   knownStore: 'a CacheStore (an object with get, peek, set, delete, keys and clear methods)',
 
+  knownSharedTier: 'a shared tier (an object with a createStore method, e.g. new RedisTier({ url }))',
+
+  sharedExcludes: (option: string): string =>
+    `no ${option} next to shared (the shared tier provides the ${option}); remove one of them`,
+
   knownVersionSource: 'a VersionSource (an object with next, latest and seen methods)',
 
   invalidateTarget: 'either organisationId or allTenants, not both',

@@ -1,5 +1,6 @@
 import { OptionChecker } from '@reservoir/core';
 import type { CacheStore } from './cache-store';
+import type { LazySharedTier } from './lazy-shared';
 import type { VersionSource } from './lazy-versions';
 import { LazyConfigError } from './lazy.errors';
 import { LazyMessages } from './lazy.messages';
@@ -167,6 +168,29 @@ export class LazyModuleOptions extends LazyResourceDefaults {
    * @default undefined (a `MemoryVersionSource` per loader)
    */
   versionSource?: VersionSource = undefined;
+  /**
+   * A shared tier (e.g. `new RedisTier({ url })` from `@reservoir/lazy/redis`): resources are then
+   * shared across the fleet by default (one version sequence per entry, an L2, an invalidation bus,
+   * one load per cold key); `shared: false` on a resource keeps it local. Replaces `store` and
+   * `versionSource`, so neither may be set with it. The application owns (and closes) the tier.
+   * @default undefined (local only)
+   */
+  shared?: LazySharedTier = undefined;
+}
+
+/**
+ * Options of `LazyLoader.register()`: the per-resource options plus whether the resource is shared.
+ *
+ * @publicApi
+ */
+export class LazyRegisterOptions extends LazyResourceDefaults {
+  /**
+   * With a shared tier (`LazyModule.forRoot({ shared })`): share this resource across the fleet.
+   * `false` keeps its entries, versions and loads local to this instance (for values the codec cannot
+   * encode, or per-instance data). Ignored without a tier.
+   * @default true
+   */
+  shared?: boolean = true;
 }
 
 /**
@@ -174,7 +198,7 @@ export class LazyModuleOptions extends LazyResourceDefaults {
  *
  * @publicApi
  */
-export class LazyResourceOptions extends LazyResourceDefaults {
+export class LazyResourceOptions extends LazyRegisterOptions {
   /**
    * Builds the cache key from the method's arguments. Without it the key is a stable serialization of
    * the arguments (primitives, plain objects, arrays, Dates).
@@ -196,6 +220,7 @@ export interface ResolvedResourceOptions {
   required: boolean;
   versionOf: ((value: unknown) => unknown) | undefined;
   allowCrossTenant: boolean;
+  shared: boolean;
 }
 
 /** Module options after validation and defaults. */
@@ -205,10 +230,12 @@ export interface ResolvedModuleOptions extends ResolvedResourceOptions {
   preloadConcurrency: number;
   store: CacheStore | undefined;
   versionSource: VersionSource | undefined;
+  /** `LazyModuleOptions.shared`: the tier, when one is attached. */
+  sharedTier: LazySharedTier | undefined;
 }
 
 const RETRY_KEYS = Object.keys(new LazyRetryOptions());
-const RESOURCE_KEYS = Object.keys(new LazyResourceDefaults());
+const RESOURCE_KEYS = Object.keys(new LazyRegisterOptions());
 const MODULE_KEYS = Object.keys(new LazyModuleOptions());
 const DECORATOR_KEYS = Object.keys(new LazyResourceOptions());
 const STORE_METHODS = ['get', 'peek', 'set', 'delete', 'keys', 'clear'];
@@ -253,6 +280,7 @@ function checkResourceFields(c: OptionChecker, o: Record<string, unknown>): void
   if ('required' in o) c.boolean('required', o.required);
   if ('versionOf' in o) c.func('versionOf', o.versionOf);
   if ('allowCrossTenant' in o) c.boolean('allowCrossTenant', o.allowCrossTenant);
+  if ('shared' in o) c.boolean('shared', o.shared);
 }
 
 function merge(
@@ -275,6 +303,7 @@ function merge(
     required: o.required ?? base.required,
     versionOf: o.versionOf ?? base.versionOf,
     allowCrossTenant: o.allowCrossTenant ?? base.allowCrossTenant,
+    shared: (o as Partial<LazyRegisterOptions>).shared ?? base.shared,
   };
   if (merged.preload && merged.tenantScoped) throw c.error('preload', true, LazyMessages.preloadNeedsGlobal);
   return merged;
@@ -292,6 +321,17 @@ export function resolveModuleOptions(
   c.object('', options);
   c.knownKeys(options, MODULE_KEYS);
   const o: Record<string, unknown> = defined(options);
+  // At module level `shared` is the tier, not the per-resource boolean: take it out first.
+  const sharedTier = o.shared as LazySharedTier | undefined;
+  delete o.shared;
+  if (sharedTier !== undefined) {
+    const t = sharedTier as unknown as Record<string, unknown> | null;
+    if (t === null || typeof t !== 'object' || typeof t.createStore !== 'function')
+      throw c.error('shared', sharedTier, LazyMessages.knownSharedTier);
+    if ('store' in o) throw c.error('store', o.store, LazyMessages.sharedExcludes('store'));
+    if ('versionSource' in o)
+      throw c.error('versionSource', o.versionSource, LazyMessages.sharedExcludes('versionSource'));
+  }
   checkResourceFields(c, o);
   if ('maxEntries' in o) c.integer('maxEntries', o.maxEntries, 1);
   if ('policy' in o) c.oneOf('policy', o.policy, ['lru', 'lfu', 'ttl'] as const);
@@ -314,12 +354,18 @@ export function resolveModuleOptions(
   }
   const d = new LazyModuleOptions();
   const base = merge(
-    { ...(d as ResolvedResourceOptions), retry: new LazyRetryOptions() as Required<LazyRetryOptions> },
+    {
+      ...(d as unknown as ResolvedResourceOptions),
+      retry: new LazyRetryOptions() as Required<LazyRetryOptions>,
+      shared: true,
+    },
     o as Partial<LazyResourceDefaults>,
     c,
   );
   return {
     ...base,
+    shared: true,
+    sharedTier,
     maxEntries: (o.maxEntries as number | undefined) ?? (d.maxEntries as number),
     policy: (o.policy as LazyEvictionPolicy | undefined) ?? (d.policy as LazyEvictionPolicy),
     preloadConcurrency: (o.preloadConcurrency as number | undefined) ?? (d.preloadConcurrency as number),
