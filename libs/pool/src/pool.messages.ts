@@ -110,4 +110,9 @@ export const PoolMessages = {
     `factory.create failed ${consecutive} times in a row`,
   reasonWaitP99: (p99: number, threshold: number): string =>
     `acquire wait p99 ${Math.round(p99)} ms > ${threshold} ms`,
+  reasonOverdueLeases: (count: number): string =>
+    `${count} lease(s) held longer than leakDetectionMs (a stuck query or a silent connection?)`,
+  reasonUnhealthyFor: (forMs: number, threshold: number): string =>
+    `UNHEALTHY for ${Math.round(forMs)} ms >= failingAfterMs ${threshold} ms`,
+  closedInfo: (pool: string): string => `Pool "${pool}": closed`,
 } as const;

@@ -12,6 +12,8 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import { SampleWindow, TrendWindow, backoffDelay, withDeadline } from '@reservoir/core';
+import { evaluateHealth } from './pool.health';
+import { TimedSampleWindow } from './pool.samples';
 // Deep import on purpose: the tenant barrel also exports Nest modules, the core must not load them.
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
 import { CLOCK_REUSE, MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
@@ -21,6 +23,7 @@ import { PoolMessages, type PoolCounts } from './pool.messages';
 import {
   checkCallTenant,
   checkCallTimeout,
+  checkMetricsTracker,
   resolvePoolOptions,
   type ResolvedPoolOptions,
 } from './pool.options';
@@ -31,6 +34,7 @@ import type {
   PoolHealth,
   PoolHealthState,
   PoolLogger,
+  PoolMetricsTracker,
   PoolOptions,
   PoolStats,
   ResourceFactory,
@@ -40,6 +44,15 @@ import type {
 } from './pool.types';
 
 type DestroyReason = Extract<PoolEvent, { type: 'destroy' }>['reason'];
+
+/** The default tracker: one shared object with empty methods, so the call sites stay monomorphic. */
+const NO_TRACKER: PoolMetricsTracker = {
+  acquired: () => undefined,
+  released: () => undefined,
+  timeout: () => undefined,
+  created: () => undefined,
+  destroyed: () => undefined,
+};
 
 // Slot states. Plain numbers rather than a const enum so isolated transpilers (swc) agree.
 const IDLE = 0;
@@ -82,7 +95,15 @@ class Slot<T> {
   rec: TenantRecord<T> | undefined = undefined;
   /** Coarse monotonic ms. */
   acquiredAt = 0;
+  /**
+   * When it last went idle. Precise when the factory validates (validation compares it); otherwise a
+   * coarse stamp that the housekeeper replaces with its first sighting (`idleSeen`), so idle eviction
+   * never acts on a time that may run early.
+   */
   lastReturnedAt: number;
+  idleSeen = true;
+  /** Bumped on every lease: `use()` only ends the lease it started. */
+  leaseGen = 0;
   /** Precise start of a sampled lease, or -1. */
   sampleStart = -1;
   stack: Error | undefined = undefined;
@@ -217,9 +238,17 @@ export class Pool<T> {
   /** Waits that may still take `clock` as their start (see `waitClock`); 0 = read the clock. */
   private clockReuse = 0;
   private clockStalePending = false;
-  private readonly waitSamples = new SampleWindow(1024);
-  private readonly holdSamples = new SampleWindow(1024);
-  private lastSampleAt = 0;
+  private readonly waitSamples = new TimedSampleWindow(1024);
+  private readonly holdSamples = new TimedSampleWindow(1024);
+  private tracker: PoolMetricsTracker = NO_TRACKER;
+  /** Lifetime decisions read the precise clock when a resource is this close to expiry on the coarse one. */
+  private readonly lifetimeGuardMs: number;
+  /** Start of the current UNHEALTHY run as detected (tick or state change), or -1. */
+  private unhealthySince = -1;
+  /** Leases past leakDetectionMs at the last tick. */
+  private overdueLeases = 0;
+  /** Tenant-record eviction (CLOCK): records touched since the last sweep survive it once. */
+  private lastTenantSweep = 0;
   private readonly trend: TrendWindow;
   /** Times of the last `unhealthyTimeouts` timeouts: enough to answer "k timeouts within window?". */
   private readonly recentTimeouts: number[];
@@ -251,6 +280,9 @@ export class Pool<T> {
     this.events$ = this.subject.asObservable();
     this.trend = new TrendWindow(this.o.health.windowMs);
     this.recentTimeouts = new Array<number>(Math.max(1, this.o.health.unhealthyTimeouts)).fill(-Infinity);
+    if (this.o.metricsTracker !== undefined) this.tracker = this.o.metricsTracker;
+    // The coarse clock is refreshed at least every tick; twice that covers a late tick.
+    this.lifetimeGuardMs = 2 * this.o.maintenanceIntervalMs + 1000;
     this.maintenance = setInterval(this.tick, this.o.maintenanceIntervalMs);
     this.maintenance.unref();
   }
@@ -286,6 +318,8 @@ export class Pool<T> {
           ),
         );
       }, this.o.acquireTimeoutMs);
+      // A start() nobody awaits must not keep the process alive.
+      timer.unref();
       this.readyWaiters.add(entry);
     });
   }
@@ -319,16 +353,24 @@ export class Pool<T> {
     const rec = org === undefined ? this.anon : this.tenantRecord(org);
 
     if (this.pending === 0 && this.idle.length > 0 && rec.held < rec.cap) {
-      const slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
-      rec.held++;
-      if (this.plainLend || !this.needsPrep(slot, org)) {
+      let slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
+      if (slot.expiresAt - this.clock <= this.lifetimeGuardMs) {
+        while (this.pastLifetime(slot)) {
+          slot.state = BUSY;
+          void this.retire(slot, 'lifetime');
+          if (this.idle.length === 0) return this.acquire(opts);
+          slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
+        }
+      }
+      this.hold(rec, 1);
+      if (this.plainLend || !this.needsPrep(slot, org, true)) {
         this.lease(slot, rec, org, this.o.leakDetectionMs > 0 ? new Error('acquired here') : undefined, -1);
         return Promise.resolve(slot.resource);
       }
       const promise = new Promise<T>(capture);
       const w = this.newWaiter(rec, org, timeoutMs, signal);
       this.linkDeadline(w);
-      this.prepare(slot, w);
+      this.prepare(slot, w, true);
       return promise;
     }
 
@@ -360,7 +402,7 @@ export class Pool<T> {
     if (slot.state !== LEASED) throw PoolReleaseError.notLeased(this.name);
     this.released++;
     this.endLease(slot);
-    if (slot.broken || this.closed || slot.expiresAt <= this.clock) {
+    if (slot.broken || this.closed || this.pastLifetime(slot)) {
       void this.retire(slot, slot.broken ? 'broken' : this.closed ? 'close' : 'lifetime');
       return;
     }
@@ -393,6 +435,9 @@ export class Pool<T> {
    */
   async use<R>(fn: (resource: T) => Promise<R> | R, opts?: UseOptions): Promise<R> {
     const resource = await this.acquire(opts);
+    const slot = this.slots.get(resource)!;
+    // If fn ends the lease itself, the resource may already be someone else's: end only our lease.
+    const gen = slot.leaseGen;
     let result: R;
     try {
       result = await fn(resource);
@@ -405,13 +450,13 @@ export class Pool<T> {
           broken = true;
         }
       }
-      if (this.slots.get(resource)?.state === LEASED) {
+      if (slot.state === LEASED && slot.leaseGen === gen) {
         if (broken) void this.destroy(resource);
         else this.release(resource);
       }
       throw err;
     }
-    if (this.slots.get(resource)?.state === LEASED) this.release(resource);
+    if (slot.state === LEASED && slot.leaseGen === gen) this.release(resource);
     return result;
   }
 
@@ -424,8 +469,9 @@ export class Pool<T> {
   }
 
   stats(): PoolStats {
-    const [w50, w95, w99] = this.waitSamples.percentiles([0.5, 0.95, 0.99]);
-    const [h50, h95, h99] = this.holdSamples.percentiles([0.5, 0.95, 0.99]);
+    const since = performance.now() - this.o.health.windowMs;
+    const [w50, w95, w99] = this.waitSamples.percentiles([0.5, 0.95, 0.99], since);
+    const [h50, h95, h99] = this.holdSamples.percentiles([0.5, 0.95, 0.99], since);
     const inUse = this.size - this.idle.length;
     const utilization = inUse / this.o.max;
     const t = this.trend.snapshot();
@@ -441,6 +487,7 @@ export class Pool<T> {
     }
     return {
       name: this.name,
+      overdueLeases: this.overdueLeases,
       min: this.o.min,
       max: this.o.max,
       size: this.size,
@@ -470,9 +517,21 @@ export class Pool<T> {
     };
   }
 
-  /** Current health; a change of state is also logged and emitted on `events$`. */
+  /**
+   * Current health. A pure read: transitions are logged and emitted on `events$` where state
+   * changes (timeouts, create failures, close) and on the maintenance tick, never here.
+   */
   health(): PoolHealth {
-    return this.evaluateHealth();
+    return this.computeHealth(performance.now());
+  }
+
+  /**
+   * Attaches (or, with undefined, detaches) the metrics tracker; see `PoolMetricsTracker`. One at a
+   * time: a collector that wants to share it must fan out itself.
+   */
+  setMetricsTracker(tracker: PoolMetricsTracker | undefined): void {
+    if (tracker !== undefined) checkMetricsTracker(this.name, tracker);
+    this.tracker = tracker ?? NO_TRACKER;
   }
 
   /**
@@ -587,9 +646,37 @@ export class Pool<T> {
     return slot;
   }
 
-  private needsPrep(slot: Slot<T>, org: string | undefined): boolean {
+  /** `fromIdle`: taken from the idle stack. A resource passed straight from a release was never idle. */
+  private needsPrep(slot: Slot<T>, org: string | undefined, fromIdle: boolean): boolean {
     if (this.binding !== undefined && slot.boundTenant !== org) return true;
-    return this.needsValidation(slot);
+    return fromIdle && this.needsValidation(slot);
+  }
+
+  /**
+   * Lifetime decisions must not act on a clock that may run early: within `lifetimeGuardMs` of expiry
+   * (on the coarse clock) the precise clock decides. Far from expiry this is one comparison.
+   */
+  private pastLifetime(slot: Slot<T>): boolean {
+    const at = slot.expiresAt;
+    if (at - this.clock > this.lifetimeGuardMs) return false;
+    const now = performance.now();
+    this.clock = now;
+    return at <= now;
+  }
+
+  /** The only place a tenant's held count changes. */
+  private hold(rec: TenantRecord<T>, delta: 1 | -1): void {
+    rec.held += delta;
+  }
+
+  /**
+   * The one dispatch step, run after anything that frees capacity or lowers a tenant's held count
+   * (release, destroy, retire, create, prepare done): idle resources go to waiters that may now take
+   * them, then creates start for waiters no idle resource can serve.
+   */
+  private dispatch(): void {
+    if (this.pending > 0 && this.idle.length > 0) this.dispatchIdle();
+    this.ensureCapacity();
   }
 
   private needsValidation(slot: Slot<T>): boolean {
@@ -608,6 +695,7 @@ export class Pool<T> {
     enqueuedAt: number,
   ): void {
     slot.state = LEASED;
+    slot.leaseGen++;
     slot.org = org;
     slot.rec = rec;
     slot.fresh = false;
@@ -621,11 +709,11 @@ export class Pool<T> {
     if (--this.sampleIn === 0 || this.holdSamples.count < MIN_SAMPLES) {
       if (this.sampleIn <= 0) this.sampleIn = 1 + ((Math.random() * (2 * SAMPLE_EVERY - 1)) | 0);
       const now = this.nearNow();
-      this.lastSampleAt = now;
       slot.sampleStart = now;
       const waitMs = enqueuedAt < 0 ? 0 : now - enqueuedAt;
-      this.waitSamples.record(waitMs);
+      this.waitSamples.record(waitMs, now);
       if (org !== undefined) (rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
+      this.tracker.acquired(waitMs, org);
     } else {
       slot.sampleStart = -1;
     }
@@ -639,11 +727,12 @@ export class Pool<T> {
 
   private endLease(slot: Slot<T>): void {
     const rec = slot.rec!;
-    rec.held--;
+    this.hold(rec, -1);
     if (slot.sampleStart >= 0) {
       const now = this.nearNow();
-      this.lastSampleAt = now;
-      this.holdSamples.record(now - slot.sampleStart);
+      const holdMs = now - slot.sampleStart;
+      this.holdSamples.record(holdMs, now);
+      this.tracker.released(holdMs, slot.org);
     }
     if (this.subject.observed) {
       this.emit({
@@ -875,6 +964,7 @@ export class Pool<T> {
     this.settleWaiter(w);
     this.timeouts++;
     w.rec.timeouts++;
+    this.tracker.timeout(w.org);
     this.recentTimeouts[this.recentTimeoutsNext] = now;
     this.recentTimeoutsNext = (this.recentTimeoutsNext + 1) % this.recentTimeouts.length;
     if (this.subject.observed) {
@@ -910,13 +1000,18 @@ export class Pool<T> {
     if (this.pending > 0) {
       const w = this.pickWaiter();
       if (w !== null) {
-        this.handTo(slot, w);
+        this.handTo(slot, w, false);
         if (this.pending > 0 && this.idle.length > 0) this.dispatchIdle();
         return;
       }
     }
     slot.state = IDLE;
-    slot.lastReturnedAt = this.factory.validate === undefined ? this.clock : performance.now();
+    if (this.factory.validate === undefined) {
+      slot.lastReturnedAt = this.clock;
+      slot.idleSeen = false;
+    } else {
+      slot.lastReturnedAt = performance.now();
+    }
     this.idle.push(slot);
   }
 
@@ -925,17 +1020,24 @@ export class Pool<T> {
     while (this.idle.length > 0 && this.pending > 0) {
       const w = this.pickWaiter();
       if (w === null) return;
-      this.handTo(this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(w.org), w);
+      const slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(w.org);
+      if (this.pastLifetime(slot)) {
+        slot.state = BUSY;
+        this.requeueFront(w);
+        void this.retire(slot, 'lifetime');
+        return; // retire dispatches again
+      }
+      this.handTo(slot, w, true);
     }
   }
 
   /** `w` was just dequeued. */
-  private handTo(slot: Slot<T>, w: Waiter<T>): void {
+  private handTo(slot: Slot<T>, w: Waiter<T>, fromIdle: boolean): void {
     const rec = w.rec;
-    rec.held++;
-    if (!this.plainLend && this.needsPrep(slot, w.org)) {
+    this.hold(rec, 1);
+    if (!this.plainLend && this.needsPrep(slot, w.org, fromIdle)) {
       w.state = PREPARING;
-      this.prepare(slot, w);
+      this.prepare(slot, w, fromIdle);
       return;
     }
     // settleWaiter for a waiter already out of its queue.
@@ -961,26 +1063,24 @@ export class Pool<T> {
    * Validate and/or (re)bind `slot` for waiter `w` (state PREPARING, its tenant's `held` counted).
    * A resource that fails is destroyed and the waiter goes back to the front of its queue.
    */
-  private prepare(slot: Slot<T>, w: Waiter<T>): void {
+  private prepare(slot: Slot<T>, w: Waiter<T>, validate: boolean): void {
     slot.state = BUSY;
     w.state = PREPARING;
-    void this.runPrep(slot, w.org).then((reason) => {
+    void this.runPrep(slot, w.org, validate).then((reason) => {
       if (reason !== undefined) {
-        w.rec.held--;
+        this.hold(w.rec, -1);
         // A bind that keeps failing would otherwise spin create -> bind -> destroy; back off like creates.
         if (reason === 'broken') this.backOff(++this.bindFailures);
+        // Back in the queue first, so the dispatch that retire runs can serve it.
+        if (w.state === PREPARING) this.requeueFront(w);
         void this.retire(slot, reason);
-        if (w.state === PREPARING) {
-          this.requeueFront(w);
-          if (this.idle.length > 0) this.dispatchIdle();
-          else this.ensureCapacity();
-        }
         return;
       }
       if (w.state !== PREPARING) {
         // The caller timed out or aborted meanwhile; the resource (now bound to w.org) is still good.
-        w.rec.held--;
+        this.hold(w.rec, -1);
         this.recycle(slot);
+        this.dispatch();
         return;
       }
       this.bindFailures = 0;
@@ -991,9 +1091,13 @@ export class Pool<T> {
   }
 
   /** Resolves to a destroy reason when the resource must not be lent, else undefined. Never rejects. */
-  private async runPrep(slot: Slot<T>, org: string | undefined): Promise<DestroyReason | undefined> {
+  private async runPrep(
+    slot: Slot<T>,
+    org: string | undefined,
+    validate: boolean,
+  ): Promise<DestroyReason | undefined> {
     const resource = slot.resource;
-    if (this.needsValidation(slot)) {
+    if (validate && this.needsValidation(slot)) {
       let ok = false;
       try {
         ok = (await this.bounded(this.factory.validate!(resource), 'factory.validate')) === true;
@@ -1088,6 +1192,7 @@ export class Pool<T> {
       this.createAborts.delete(ac);
       this.createFailed(err);
     }, this.o.createTimeoutMs);
+    timer.unref();
     let p: Promise<T>;
     try {
       p = Promise.resolve(
@@ -1141,6 +1246,7 @@ export class Pool<T> {
     this.size++;
     this.created++;
     this.watch(slot);
+    this.tracker.created();
     if (this.subject.observed) this.emit({ type: 'create', pool: this.name });
     this.recycle(slot);
     if (this.readyWaiters.size > 0 && this.size >= o.min) for (const r of [...this.readyWaiters]) r.resolve();
@@ -1218,14 +1324,15 @@ export class Pool<T> {
         // an unwatch that throws must not stop the destroy
       }
     }
+    this.tracker.destroyed(reason);
     if (this.subject.observed) this.emit({ type: 'destroy', pool: this.name, reason });
     this.destroying++;
     const p = this.runDestroy(slot.resource).then(() => {
       this.destroying--;
-      this.ensureCapacity();
+      this.dispatch();
     });
     this.trackDestroy(p);
-    this.ensureCapacity();
+    this.dispatch();
     if (this.drained !== undefined && this.size === this.idle.length) this.drained();
     return p;
   }
@@ -1280,6 +1387,12 @@ export class Pool<T> {
       const victims: [Slot<T>, DestroyReason][] = [];
       // Bottom of the LIFO stack = idle longest.
       for (const s of this.idle) {
+        if (!s.idleSeen) {
+          // A coarse stamp may run early: count idle time from this first sighting instead, which
+          // can only be late (by at most one tick), so nothing is evicted before idleTimeoutMs.
+          s.idleSeen = true;
+          s.lastReturnedAt = now;
+        }
         if (s.expiresAt <= now) victims.push([s, 'lifetime']);
         else if (excess > 0 && o.idleTimeoutMs > 0 && now - s.lastReturnedAt >= o.idleTimeoutMs) {
           victims.push([s, 'idle']);
@@ -1289,8 +1402,11 @@ export class Pool<T> {
       for (const [s, reason] of victims) void this.retire(s, reason);
     }
     if (o.leakDetectionMs > 0) {
+      let overdue = 0;
       for (const s of this.slots.values()) {
-        if (s.state === LEASED && !s.leakReported && now - s.acquiredAt >= o.leakDetectionMs) {
+        if (s.state !== LEASED || now - s.acquiredAt < o.leakDetectionMs) continue;
+        overdue++;
+        if (!s.leakReported) {
           s.leakReported = true;
           this.leaksDetected++;
           const heldMs = Math.round(now - s.acquiredAt);
@@ -1301,69 +1417,58 @@ export class Pool<T> {
           }
         }
       }
+      this.overdueLeases = overdue;
     }
     this.trend.add(now, (this.size - this.idle.length) / o.max);
-    if (now - this.lastSampleAt > o.health.windowMs) {
-      // Percentiles describe the recent window: forget samples from before a quiet spell.
-      this.waitSamples.clear();
-      this.holdSamples.clear();
+    if (this.tenants.size > 0 && this.waitSamples.countSince(now - o.health.windowMs) === 0) {
+      // Per-tenant p99s are count-based: forget them after a quiet window, like the pool's own.
       for (const r of this.tenants.values()) r.waits?.clear();
     }
-    this.ensureCapacity();
+    this.dispatch();
     this.evaluateHealth();
   };
 
+  /** Detects a transition (called where state changes and on the tick): logs it and emits it. */
   private evaluateHealth(): PoolHealth {
-    const h = this.computeHealth();
+    const now = performance.now();
+    let h = this.computeHealth(now);
+    if (h.state === 'UNHEALTHY') {
+      if (this.unhealthySince < 0) {
+        this.unhealthySince = now;
+        h = this.computeHealth(now);
+      }
+    } else {
+      this.unhealthySince = -1;
+    }
     if (h.state !== this.healthState) {
       const from = this.healthState;
       this.healthState = h.state;
       const line = PoolMessages.healthChanged(this.name, from, h.state, h.reasons);
-      if (h.state === 'HEALTHY') this.logger.log(line);
+      // A graceful close is not a health alert.
+      if (h.state === 'HEALTHY' || this.closed) this.logger.log(line);
       else this.logger.warn(line);
       if (this.subject.observed) this.emit({ type: 'health', pool: this.name, from, to: h.state, health: h });
     }
     return h;
   }
 
-  private computeHealth(): PoolHealth {
+  private computeHealth(now: number): PoolHealth {
     const t = this.o.health;
-    const utilization = (this.size - this.idle.length) / this.o.max;
-    const reasons: string[] = [];
-    let unhealthy = false;
-    let degraded = false;
-    if (this.closed) {
-      unhealthy = true;
-      reasons.push(PoolMessages.reasonClosed());
-    }
-    if (utilization >= t.unhealthyUtilization) {
-      unhealthy = true;
-      reasons.push(PoolMessages.reasonUtilization(utilization, t.unhealthyUtilization));
-    } else if (utilization >= t.degradedUtilization) {
-      degraded = true;
-      reasons.push(PoolMessages.reasonUtilization(utilization, t.degradedUtilization));
-    }
-    if (t.unhealthyTimeouts > 0) {
-      const since = performance.now() - t.windowMs;
-      let n = 0;
-      for (const at of this.recentTimeouts) if (at >= since) n++;
-      if (n >= t.unhealthyTimeouts) {
-        unhealthy = true;
-        reasons.push(PoolMessages.reasonTimeouts(n, t.windowMs));
-      }
-    }
-    if (this.consecutiveFailures >= t.unhealthyCreateFailures) {
-      unhealthy = true;
-      reasons.push(PoolMessages.reasonCreateFailures(this.consecutiveFailures));
-    }
-    if (t.degradedWaitP99Ms !== Infinity && this.waitSamples.count > 0) {
-      const p99 = this.waitSamples.percentiles([0.99])[0];
-      if (p99 > t.degradedWaitP99Ms) {
-        degraded = true;
-        reasons.push(PoolMessages.reasonWaitP99(p99, t.degradedWaitP99Ms));
-      }
-    }
-    return { state: unhealthy ? 'UNHEALTHY' : degraded ? 'DEGRADED' : 'HEALTHY', utilization, reasons };
+    const since = now - t.windowMs;
+    let timeoutsInWindow = 0;
+    if (t.unhealthyTimeouts > 0) for (const at of this.recentTimeouts) if (at >= since) timeoutsInWindow++;
+    return evaluateHealth(
+      {
+        closed: this.closed,
+        utilization: (this.size - this.idle.length) / this.o.max,
+        timeoutsInWindow,
+        consecutiveCreateFailures: this.consecutiveFailures,
+        waitP99Ms: t.degradedWaitP99Ms === Infinity ? 0 : this.waitSamples.percentiles([0.99], since)[0],
+        overdueLeases: this.overdueLeases,
+        unhealthyForMs: this.unhealthySince < 0 ? 0 : now - this.unhealthySince,
+      },
+      t,
+    );
   }
 
   private async shutdown(): Promise<void> {
@@ -1424,17 +1529,27 @@ export class Pool<T> {
     this.subject.next(event);
   }
 
-  /** Keeps per-tenant stats bounded: drops the least recently seen tenants with nothing in flight. */
+  /**
+   * Keeps per-tenant stats bounded with a CLOCK sweep in insertion order: a quiet record (nothing
+   * held or waiting) not seen since the last sweep is dropped; one seen since gets a second chance
+   * and moves to the end. Amortised O(1) per new tenant, with no sort.
+   */
   private evictTenants(keep: TenantRecord<T>): void {
     const target = Math.floor(this.o.maxTrackedTenants * 0.9);
-    const quiet = [...this.tenants.values()].filter(
-      (r) => r !== keep && r.held === 0 && r.size === 0 && !r.inRing,
-    );
-    quiet.sort((a, b) => a.lastSeen - b.lastSeen);
-    for (const r of quiet) {
-      if (this.tenants.size <= target) break;
-      this.tenants.delete(r.id!);
-      if (r === this.lastRec) this.lastRec = null;
+    const sweptAt = this.lastTenantSweep;
+    this.lastTenantSweep = this.clock;
+    let budget = this.tenants.size;
+    for (const r of this.tenants.values()) {
+      if (this.tenants.size <= target || budget-- === 0) break;
+      if (r === keep) continue;
+      if (r.held === 0 && r.size === 0 && !r.inRing && r.lastSeen <= sweptAt) {
+        this.tenants.delete(r.id!);
+        if (r === this.lastRec) this.lastRec = null;
+      } else {
+        // Second chance: to the end of the insertion order.
+        this.tenants.delete(r.id!);
+        this.tenants.set(r.id!, r);
+      }
     }
   }
 }
