@@ -4,8 +4,11 @@
  *
  * - Gauges and the pool's cumulative counters are read at scrape time, in prom-client `collect()`
  *   callbacks, from `pool.stats()` / `pool.health()`: nothing runs between scrapes.
- * - Histograms (acquire wait, lease hold time, lazy load time) and the per-tenant and lazy
- *   counters are fed from the sources' `events$`.
+ * - Pool histograms (acquire wait, lease hold time) and per-tenant counters are fed through the
+ *   pool's metrics tracker (`pool.setMetricsTracker`, HikariCP's `IMetricsTracker` model): direct
+ *   calls, no event objects, and wait/hold times only for the pool's sampled leases, so the hot path
+ *   stays fast with `/metrics` on. A source without `setMetricsTracker` is read from its `events$`.
+ *   Lazy load times come from the loaders' `events$`.
  * - Sources are re-listed on every scrape (and on `sync()`), so a pool registered later is picked up.
  *
  * Names follow HikariCP's Micrometer binding (`hikaricp_connections{state}`, `_acquire_seconds`,
@@ -14,7 +17,14 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { LazyEvent, LazyResourceStats, LazyStats } from '@reservoir/lazy';
-import type { PoolEvent, PoolHealth, PoolHealthState, PoolStats } from '@reservoir/pool';
+import type {
+  PoolDestroyReason,
+  PoolEvent,
+  PoolHealth,
+  PoolHealthState,
+  PoolMetricsTracker,
+  PoolStats,
+} from '@reservoir/pool';
 import {
   type ResolvedMetricsOptions,
   type ReservoirMetricsOptions,
@@ -66,8 +76,75 @@ class BoundedLabels {
   }
 }
 
+/** The smallest parts of prom-client's children the tracker calls. */
+interface Observer {
+  observe(value: number): void;
+}
+interface Incrementer {
+  inc(): void;
+}
+
+/**
+ * The collector's `PoolMetricsTracker` for one pool. prom-client children are resolved once (per
+ * pool, and per tenant label), so a call costs a property read and an add, not a label hash.
+ */
+class CollectorTracker implements PoolMetricsTracker {
+  private readonly wait: Observer;
+  private readonly hold: Observer;
+  private readonly acquires = new Map<string, Incrementer>();
+  private readonly timeouts = new Map<string, Incrementer>();
+
+  constructor(
+    private readonly pool: string,
+    acquireSeconds: Histogram<'pool'>,
+    usageSeconds: Histogram<'pool'>,
+    private readonly tenants: BoundedLabels,
+    private readonly tenantAcquires: Counter<'pool' | 'organisation'> | undefined,
+    private readonly tenantTimeouts: Counter<'pool' | 'organisation'> | undefined,
+  ) {
+    this.wait = acquireSeconds.labels({ pool });
+    this.hold = usageSeconds.labels({ pool });
+  }
+
+  acquired(waitMs: number, organisationId: string | undefined): void {
+    if (waitMs >= 0) this.wait.observe(waitMs / 1000);
+    if (organisationId !== undefined && this.tenantAcquires !== undefined) {
+      this.child(this.acquires, this.tenantAcquires, organisationId).inc();
+    }
+  }
+
+  released(holdMs: number): void {
+    if (holdMs >= 0) this.hold.observe(holdMs / 1000);
+  }
+
+  timeout(organisationId: string | undefined): void {
+    if (organisationId !== undefined && this.tenantTimeouts !== undefined) {
+      this.child(this.timeouts, this.tenantTimeouts, organisationId).inc();
+    }
+  }
+
+  // Creates and destroys are counted from the pool's own totals at scrape time.
+  created(): void {}
+  destroyed(_reason: PoolDestroyReason): void {}
+
+  private child(
+    cache: Map<string, Incrementer>,
+    counter: Counter<'pool' | 'organisation'>,
+    organisationId: string,
+  ): Incrementer {
+    let c = cache.get(organisationId);
+    if (c === undefined) {
+      c = counter.labels({ pool: this.pool, organisation: this.tenants.label(organisationId) });
+      // Bounded: tenants past perTenant.maxTenants share one label, so cap the cache likewise.
+      if (cache.size < 10_000) cache.set(organisationId, c);
+    }
+    return c;
+  }
+}
+
 interface TrackedPool {
-  subscription: Subscription;
+  /** Detaches the tracker (or unsubscribes from events$). */
+  detach: () => void;
   /** stats()/health() of the scrape in progress (prom-client runs every collect() in one synchronous pass; cleared right after). */
   snapshot?: { stats: PoolStats; health: PoolHealth };
   tenants: BoundedLabels;
@@ -318,10 +395,26 @@ export class ReservoirMetricsCollector {
       const tracked: TrackedPool = {
         tenants: new BoundedLabels(this.options.perTenant.maxTenants),
         last: zero,
-        subscription: undefined as unknown as Subscription,
+        detach: () => undefined,
       };
       this.pools.set(pool, tracked);
-      tracked.subscription = pool.events$.subscribe({ next: (e) => this.onPoolEvent(pool, tracked, e) });
+      if (typeof pool.setMetricsTracker === 'function') {
+        const tracker = new CollectorTracker(
+          pool.name,
+          this.acquireSeconds,
+          this.usageSeconds,
+          tracked.tenants,
+          this.tenantAcquires,
+          this.tenantTimeouts,
+        );
+        pool.setMetricsTracker(tracker);
+        tracked.detach = () => pool.setMetricsTracker!(undefined);
+      } else {
+        const sub: Subscription = pool.events$.subscribe({
+          next: (e) => this.onPoolEvent(pool, tracked, e),
+        });
+        tracked.detach = () => sub.unsubscribe();
+      }
     }
     for (const lazy of this.sources.lazy?.() ?? []) {
       if (this.lazies.has(lazy)) continue;
@@ -333,7 +426,7 @@ export class ReservoirMetricsCollector {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.pools.values()) t.subscription.unsubscribe();
+    for (const t of this.pools.values()) t.detach();
     for (const s of this.lazies.values()) s.unsubscribe();
     this.pools.clear();
     this.lazies.clear();

@@ -716,6 +716,7 @@ export class Pool<T> {
       this.tracker.acquired(waitMs, org);
     } else {
       slot.sampleStart = -1;
+      this.tracker.acquired(-1, org);
     }
     // Coarse clock (refreshed by any precise read above, and by the maintenance tick).
     slot.acquiredAt = this.clock;
@@ -733,6 +734,8 @@ export class Pool<T> {
       const holdMs = now - slot.sampleStart;
       this.holdSamples.record(holdMs, now);
       this.tracker.released(holdMs, slot.org);
+    } else {
+      this.tracker.released(-1, slot.org);
     }
     if (this.subject.observed) {
       this.emit({

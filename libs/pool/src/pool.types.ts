@@ -142,17 +142,17 @@ export type PoolDestroyReason =
 
 /**
  * A metrics seam off the hot path (HikariCP's `IMetricsTracker`): the pool calls it directly, with
- * no event objects and no subscription. Wait and hold times are reported for sampled leases (every
- * lease until 64 samples sit in the window, then a random 1 in about 8), so the clock is read only
- * for those; exact totals come from `stats()`. Timeouts, creates and destroys are reported each time.
- * Methods must not throw and should return quickly.
+ * no event objects and no subscription. Every lease is reported, but wait and hold times are
+ * measured only for sampled leases (every lease until 64 samples sit in the window, then a random
+ * 1 in about 8), so the clock is read only for those; unsampled leases report -1. Methods must not
+ * throw and should return quickly.
  *
  * @publicApi
  */
 export interface PoolMetricsTracker {
-  /** A sampled lease began; `waitMs` is 0 for an acquire served at once. */
+  /** A lease began; `waitMs` is 0 for an acquire served at once, -1 when this lease was not sampled. */
   acquired(waitMs: number, organisationId: string | undefined): void;
-  /** A sampled lease ended after `holdMs`. */
+  /** A lease ended after `holdMs`, or -1 when this lease was not sampled. */
   released(holdMs: number, organisationId: string | undefined): void;
   timeout(organisationId: string | undefined): void;
   created(): void;
