@@ -442,13 +442,12 @@ export class Pool<T> {
     try {
       result = await fn(resource);
     } catch (err) {
-      let broken = this.binding !== undefined;
-      if (opts?.isBroken !== undefined) {
-        try {
-          broken = opts.isBroken(err);
-        } catch {
-          broken = true;
-        }
+      let broken: boolean;
+      try {
+        if (opts?.isBroken !== undefined) broken = opts.isBroken(err);
+        else broken = this.binding !== undefined || this.factory.isBroken?.(err) === true;
+      } catch {
+        broken = true;
       }
       if (slot.state === LEASED && slot.leaseGen === gen) {
         if (broken) void this.destroy(resource);
@@ -1294,9 +1293,14 @@ export class Pool<T> {
   private watch(slot: Slot<T>): void {
     const onBroken = (err: unknown): void => {
       if (slot.state === GONE) return;
-      this.logger.warn(PoolMessages.brokenIdle(this.name, err));
-      if (slot.state === IDLE) void this.retire(slot, 'broken');
-      else slot.broken = true;
+      if (slot.state === IDLE) {
+        void this.retire(slot, 'broken');
+        this.logger.warn(PoolMessages.brokenIdle(this.name, err));
+      } else if (!slot.broken) {
+        // Leased or being prepared: it goes when it comes back, and is only said to be removed then.
+        slot.broken = true;
+        this.logger.warn(PoolMessages.brokenLeased(this.name, err));
+      }
     };
     if (this.factory.watch !== undefined) {
       const unwatch = this.factory.watch(slot.resource, onBroken);

@@ -27,6 +27,12 @@ export interface ResourceFactory<T> {
    * crashes the process.
    */
   watch?(resource: T, onBroken: (err: unknown) => void): (() => void) | void;
+  /**
+   * The default classification `use()` applies when `fn` throws and the call passes no `isBroken`:
+   * true means the resource is destroyed instead of reused (`pgClientFactory`: connection-level
+   * failures are broken, SQL errors are not).
+   */
+  isBroken?(err: unknown): boolean;
 }
 
 /** Binds a resource's session to a tenant on acquire and resets it on release. */
@@ -175,7 +181,11 @@ export interface AcquireOptions {
 }
 
 export interface UseOptions extends AcquireOptions {
-  /** Return true when the error thrown by `fn` means the resource is broken (destroyed, not released). Default: any throw destroys when a tenantBinding is set, otherwise never. */
+  /**
+   * Return true when the error thrown by `fn` means the resource is broken (destroyed, not
+   * released). Default: the factory's `isBroken` when it has one; and any throw destroys when a
+   * tenantBinding is set (the session may be mid-transaction).
+   */
   isBroken?: (err: unknown) => boolean;
 }
 
