@@ -16,6 +16,8 @@ import {
   type CaseResult,
 } from './lib/harness';
 import { MinimalPool } from './lib/minimal-pool';
+import { ReservoirMetricsCollector } from '@reservoir/metrics';
+import { Registry } from 'prom-client';
 
 const MAX = 10;
 const TIMEOUT_MS = 30_000;
@@ -45,17 +47,57 @@ async function drive(pool: AnyPool, workers: number, durationMs: number): Promis
 
 const noop = (): object => ({});
 
-function ours(): AnyPool {
-  const pool = new Pool<object>({
+function benchPool(extra: { maxPerTenant?: number } = {}): Pool<object> {
+  return new Pool<object>({
     name: 'bench',
     factory: { create: async () => noop(), destroy: () => undefined },
     max: MAX,
     acquireTimeoutMs: TIMEOUT_MS,
     logger: silentPoolLogger,
+    ...extra,
   });
-  // Tenant tagging on: every lease records its organisation, per-tenant stats are kept.
+}
+
+/** Everything off: no tenant, no tracker, no subscriber. */
+function oursPlain(): AnyPool {
+  const pool = benchPool();
+  return { acquire: () => pool.acquire(), release: (r) => pool.release(r), close: () => pool.close() };
+}
+
+/** Tenant tagging on: every lease records its organisation, per-tenant stats are kept. */
+function ours(): AnyPool {
+  const pool = benchPool();
   const opts = { organisationId: 'tenant-1' };
   return { acquire: () => pool.acquire(opts), release: (r) => pool.release(r), close: () => pool.close() };
+}
+
+/** Tenant-tagged over 4 tenants (round-robin per call) with maxPerTenant 5 of max 10. */
+function oursCapped(): AnyPool {
+  const pool = benchPool({ maxPerTenant: 5 });
+  const opts = ['a', 'b', 'c', 'd'].map((organisationId) => ({ organisationId }));
+  let i = 0;
+  return {
+    acquire: () => pool.acquire(opts[i++ & 3]),
+    release: (r) => pool.release(r),
+    close: () => pool.close(),
+  };
+}
+
+/** Everything off, plus the metrics collector attached (histograms fed by the tracker). */
+function oursWithCollector(): AnyPool {
+  const pool = benchPool();
+  const collector = new ReservoirMetricsCollector(
+    { pools: () => [pool] },
+    { registry: new Registry(), defaultMetrics: false },
+  );
+  return {
+    acquire: () => pool.acquire(),
+    release: (r) => pool.release(r),
+    close: async () => {
+      collector.close();
+      await pool.close();
+    },
+  };
 }
 
 function generic(): AnyPool {
@@ -103,7 +145,10 @@ function poolCases(workers: number): { cases: Case[]; pools: AnyPool[] } {
   return {
     pools,
     cases: [
+      mk('reservoir Pool (everything off)', oursPlain),
       mk('reservoir Pool', ours),
+      mk('reservoir Pool (with ReservoirMetricsCollector attached)', oursWithCollector),
+      mk('reservoir Pool (tenant-tagged with maxPerTenant)', oursCapped),
       mk('generic-pool 3.9 (+acquireTimeoutMillis)', generic),
       mk('tarn 3.1', tarn),
       mk('minimal', minimal),
@@ -268,6 +313,15 @@ async function main(): Promise<void> {
     md.push(`### No-op resources, max ${MAX}, ${label}`, '', table, '');
     for (const other of ['minimal', 'generic-pool 3.9 (+acquireTimeoutMillis)', 'tarn 3.1']) {
       const line = `${label}: ${ratioLine(results, 'reservoir Pool', other)}`;
+      console.log(line);
+      summary.push(line);
+    }
+    for (const ours of [
+      'reservoir Pool (everything off)',
+      'reservoir Pool (with ReservoirMetricsCollector attached)',
+      'reservoir Pool (tenant-tagged with maxPerTenant)',
+    ]) {
+      const line = `${label}: ${ratioLine(results, ours, 'minimal')}`;
       console.log(line);
       summary.push(line);
     }

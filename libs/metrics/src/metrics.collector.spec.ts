@@ -266,3 +266,43 @@ describe('ReservoirMetricsCollector: options', () => {
     c.registry.clear();
   });
 });
+
+describe('ReservoirMetricsCollector: the pool metrics tracker', () => {
+  it('plugs into the pool’s tracker instead of subscribing to events$, and counts every tenant lease', async () => {
+    const pool = newPool('tracked');
+    const subscribe = jest.spyOn(pool.events$, 'subscribe');
+    const registry = new Registry();
+    const collector = new ReservoirMetricsCollector(
+      { pools: () => [pool] },
+      { registry, defaultMetrics: false, perTenant: { enabled: true } },
+    );
+    try {
+      for (let i = 0; i < 200; i++) pool.release(await pool.acquire({ organisationId: 'acme' }));
+      // And one lease that really waited.
+      const held = await Promise.all([1, 2, 3, 4].map(() => pool.acquire()));
+      const waiting = pool.acquire();
+      await new Promise((r) => setTimeout(r, 20));
+      pool.release(held[0]);
+      pool.release(await waiting);
+      for (const r of held.slice(1)) pool.release(r);
+      const text = await collector.metrics();
+      expect(subscribe).not.toHaveBeenCalled();
+      expect(
+        sample(text, 'reservoir_pool_tenant_acquires_total', { pool: 'tracked', organisation: 'acme' }),
+      ).toBe(200);
+      // Sampled: every lease until 64 samples, then about 1 in 8.
+      const waits = sample(text, 'reservoir_pool_acquire_seconds_count', { pool: 'tracked' })!;
+      expect(waits).toBeGreaterThanOrEqual(64);
+      expect(waits).toBeLessThan(205);
+      expect(sample(text, 'reservoir_pool_usage_seconds_count', { pool: 'tracked' })).toBeGreaterThanOrEqual(
+        64,
+      );
+      collector.close();
+      // Detached: further leases reach no metric.
+      pool.release(await pool.acquire({ organisationId: 'acme' }));
+    } finally {
+      collector.close();
+      await pool.close();
+    }
+  });
+});

@@ -4,10 +4,13 @@
  *
  * - Gauges and the pool's cumulative counters are read at scrape time, in prom-client `collect()`
  *   callbacks, from `pool.stats()` / `pool.health()`: nothing runs between scrapes.
- * - Histograms (acquire wait, lease hold time) and the per-tenant counters are fed from the pools'
- *   `events$`. The lazy load-time histogram is fed by a `LazyMetricsTracker` the collector attaches
- *   to each loader (told about loads only), so a cache hit costs the same with or without metrics;
- *   lazy counters and versions are read from `loader.stats()` at scrape time.
+ * - Pool histograms (acquire wait, lease hold time) and per-tenant counters are fed through the
+ *   pool's metrics tracker (`pool.setMetricsTracker`, HikariCP's `IMetricsTracker` model): direct
+ *   calls, no event objects, and wait/hold times only for the pool's sampled leases, so the hot path
+ *   stays fast with `/metrics` on. A source without `setMetricsTracker` is read from its `events$`.
+ * - The lazy load-time histogram is fed by a `LazyMetricsTracker` the collector attaches to each
+ *   loader (told about loads only), so a cache hit costs the same with or without metrics; lazy
+ *   counters and versions are read from `loader.stats()` at scrape time.
  * - Sources are re-listed on every scrape (and on `sync()`), so a pool registered later is picked up.
  *
  * Names follow HikariCP's Micrometer binding (`hikaricp_connections{state}`, `_acquire_seconds`,
@@ -16,7 +19,14 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { LazyMetricsTracker, LazyResourceStats, LazyStats } from '@reservoir/lazy';
-import type { PoolEvent, PoolHealth, PoolHealthState, PoolStats } from '@reservoir/pool';
+import type {
+  PoolDestroyReason,
+  PoolEvent,
+  PoolHealth,
+  PoolHealthState,
+  PoolMetricsTracker,
+  PoolStats,
+} from '@reservoir/pool';
 import {
   type ResolvedMetricsOptions,
   type ReservoirMetricsOptions,
@@ -68,13 +78,169 @@ class BoundedLabels {
   }
 }
 
+/** One labelled series of a `TrackedHistogram`: plain counters, no label work per observation. */
+class HistogramSeries {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(value: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && value > b[i]) i++;
+    if (i < b.length) this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/**
+ * A Prometheus histogram registered on the prom-client registry as a custom metric (its public
+ * `registerMetric` / `get()` contract). prom-client's own `Histogram.observe` validates and hashes the
+ * labels on every call, even through `labels()` children; on a pool's hot path that cost more than
+ * the pool itself. Here a tracker holds its series and observing is a bucket search and two adds; the
+ * exposition is built at scrape time.
+ */
+class TrackedHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  seriesFor(pool: string): HistogramSeries {
+    let s = this.series.get(pool);
+    if (s === undefined) this.series.set(pool, (s = new HistogramSeries({ pool }, this.bounds)));
+    return s;
+  }
+
+  observe(labels: { pool: string }, value: number): void {
+    this.seriesFor(labels.pool).observe(value);
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+
+  get(): {
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+  } {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+    for (const s of this.series.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += s.counts[i];
+        values.push({
+          labels: { le: this.bounds[i], ...s.labels },
+          value: acc,
+          metricName: `${this.name}_bucket`,
+        });
+      }
+      values.push({ labels: { le: '+Inf', ...s.labels }, value: s.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...s.labels }, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...s.labels }, value: s.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+/**
+ * The collector's `PoolMetricsTracker` for one pool. prom-client children are resolved once (per
+ * pool, and per tenant label), so a call costs a property read and an add, not a label hash.
+ */
+class CollectorTracker implements PoolMetricsTracker {
+  private readonly wait: HistogramSeries;
+  private readonly hold: HistogramSeries;
+
+  constructor(
+    acquireSeconds: TrackedHistogram,
+    usageSeconds: TrackedHistogram,
+    pool: string,
+    /** Per-tenant counts of this pool, or undefined when per-tenant metrics are off. */
+    private readonly tenantCounts: TenantCounts | undefined,
+  ) {
+    this.wait = acquireSeconds.seriesFor(pool);
+    this.hold = usageSeconds.seriesFor(pool);
+  }
+
+  acquired(waitMs: number, organisationId: string | undefined): void {
+    if (waitMs >= 0) this.wait.observe(waitMs / 1000);
+    if (organisationId !== undefined && this.tenantCounts !== undefined) {
+      this.tenantCounts.cell(organisationId).acquires++;
+    }
+  }
+
+  released(holdMs: number): void {
+    if (holdMs >= 0) this.hold.observe(holdMs / 1000);
+  }
+
+  timeout(organisationId: string | undefined): void {
+    if (organisationId !== undefined && this.tenantCounts !== undefined) {
+      this.tenantCounts.cell(organisationId).timeouts++;
+    }
+  }
+
+  // Creates and destroys are counted from the pool's own totals at scrape time.
+  created(): void {}
+  destroyed(_reason: PoolDestroyReason): void {}
+}
+
+/** One organisation label's running totals. */
+interface TenantCell {
+  acquires: number;
+  timeouts: number;
+}
+
+/**
+ * Per-tenant acquire and timeout totals of one pool, kept as plain numbers (prom-client counters
+ * validate and hash labels on every `inc`) and copied into the counters at scrape time.
+ */
+class TenantCounts {
+  /** By label (tenants past the bound share `__other__`). */
+  readonly byLabel = new Map<string, TenantCell>();
+  /** By organisation id, so a repeat tenant costs one lookup. */
+  private readonly byTenant = new Map<string, TenantCell>();
+
+  constructor(private readonly tenants: BoundedLabels) {}
+
+  cell(organisationId: string): TenantCell {
+    let c = this.byTenant.get(organisationId);
+    if (c === undefined) {
+      const label = this.tenants.label(organisationId);
+      c = this.byLabel.get(label);
+      if (c === undefined) this.byLabel.set(label, (c = { acquires: 0, timeouts: 0 }));
+      // Bounded like the labels: past the bound, ids resolve through `label()` each time.
+      if (this.byTenant.size < 10_000) this.byTenant.set(organisationId, c);
+    }
+    return c;
+  }
+}
+
 interface TrackedPool {
-  subscription: Subscription;
+  /** Detaches the tracker (or unsubscribes from events$). */
+  detach: () => void;
   /** stats()/health() of the scrape in progress (prom-client runs every collect() in one synchronous pass; cleared right after). */
   snapshot?: { stats: PoolStats; health: PoolHealth };
   tenants: BoundedLabels;
   /** Last seen value of each cumulative stat, to turn `stats()` totals into counter increments. */
   last: Record<PoolCounterStat, number>;
+  /** Per-tenant totals (per-tenant metrics on only). */
+  tenantCounts?: TenantCounts;
 }
 
 /**
@@ -99,8 +265,8 @@ export class ReservoirMetricsCollector {
 
   // Pool metrics.
   private readonly connections: Gauge<'pool' | 'state'>;
-  private readonly acquireSeconds: Histogram<'pool'>;
-  private readonly usageSeconds: Histogram<'pool'>;
+  private readonly acquireSeconds: TrackedHistogram;
+  private readonly usageSeconds: TrackedHistogram;
   private readonly tenantAcquires?: Counter<'pool' | 'organisation'>;
   private readonly tenantTimeouts?: Counter<'pool' | 'organisation'>;
   // Lazy metrics.
@@ -194,29 +360,48 @@ export class ReservoirMetricsCollector {
       forEachPool,
     );
 
-    this.acquireSeconds = this.histogram({
+    this.acquireSeconds = this.trackedHistogram({
       name: `${p}pool_acquire_seconds`,
-      help: 'Time callers waited to acquire a connection.',
-      labelNames: ['pool'],
+      help: 'Time callers waited to acquire a connection (sampled leases).',
       buckets: buckets.acquireSeconds,
     });
-    this.usageSeconds = this.histogram({
+    this.usageSeconds = this.trackedHistogram({
       name: `${p}pool_usage_seconds`,
       help: 'Time a connection was held between acquire and release.',
-      labelNames: ['pool'],
+
       buckets: buckets.usageSeconds,
     });
 
     if (perTenant.enabled) {
+      const pools = () => {
+        this.sync();
+        return this.pools.entries();
+      };
       this.tenantAcquires = this.counter({
         name: `${p}pool_tenant_acquires_total`,
         help: `Acquires per organisation (the first ${perTenant.maxTenants} seen per pool; the rest as "${OTHER_TENANTS_LABEL}").`,
         labelNames: ['pool', 'organisation'],
+        collect() {
+          this.reset();
+          for (const [pool, t] of pools()) {
+            for (const [organisation, c] of t.tenantCounts?.byLabel ?? []) {
+              if (c.acquires > 0) this.inc({ pool: pool.name, organisation }, c.acquires);
+            }
+          }
+        },
       });
       this.tenantTimeouts = this.counter({
         name: `${p}pool_tenant_timeouts_total`,
         help: `Acquire timeouts per organisation (bounded like ${p}pool_tenant_acquires_total).`,
         labelNames: ['pool', 'organisation'],
+        collect() {
+          this.reset();
+          for (const [pool, t] of pools()) {
+            for (const [organisation, c] of t.tenantCounts?.byLabel ?? []) {
+              if (c.timeouts > 0) this.inc({ pool: pool.name, organisation }, c.timeouts);
+            }
+          }
+        },
       });
       this.gauge({
         name: `${p}pool_tenant_connections_active`,
@@ -319,10 +504,25 @@ export class ReservoirMetricsCollector {
       const tracked: TrackedPool = {
         tenants: new BoundedLabels(this.options.perTenant.maxTenants),
         last: zero,
-        subscription: undefined as unknown as Subscription,
+        detach: () => undefined,
       };
+      if (this.options.perTenant.enabled) tracked.tenantCounts = new TenantCounts(tracked.tenants);
       this.pools.set(pool, tracked);
-      tracked.subscription = pool.events$.subscribe({ next: (e) => this.onPoolEvent(pool, tracked, e) });
+      if (typeof pool.setMetricsTracker === 'function') {
+        const tracker = new CollectorTracker(
+          this.acquireSeconds,
+          this.usageSeconds,
+          pool.name,
+          tracked.tenantCounts,
+        );
+        pool.setMetricsTracker(tracker);
+        tracked.detach = () => pool.setMetricsTracker!(undefined);
+      } else {
+        const sub: Subscription = pool.events$.subscribe({
+          next: (e) => this.onPoolEvent(pool, tracked, e),
+        });
+        tracked.detach = () => sub.unsubscribe();
+      }
     }
     for (const lazy of this.sources.lazy?.() ?? []) {
       if (this.lazies.has(lazy)) continue;
@@ -334,7 +534,7 @@ export class ReservoirMetricsCollector {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.pools.values()) t.subscription.unsubscribe();
+    for (const t of this.pools.values()) t.detach();
     for (const detach of this.lazies.values()) detach();
     this.pools.clear();
     this.lazies.clear();
@@ -358,16 +558,16 @@ export class ReservoirMetricsCollector {
     switch (e.type) {
       case 'acquire':
         this.acquireSeconds.observe({ pool: pool.name }, e.waitMs / 1000);
-        if (this.tenantAcquires && e.organisationId !== undefined) {
-          this.tenantAcquires.inc({ pool: pool.name, organisation: tracked.tenants.label(e.organisationId) });
+        if (tracked.tenantCounts && e.organisationId !== undefined) {
+          tracked.tenantCounts.cell(e.organisationId).acquires++;
         }
         break;
       case 'release':
         this.usageSeconds.observe({ pool: pool.name }, e.holdMs / 1000);
         break;
       case 'timeout':
-        if (this.tenantTimeouts && e.organisationId !== undefined) {
-          this.tenantTimeouts.inc({ pool: pool.name, organisation: tracked.tenants.label(e.organisationId) });
+        if (tracked.tenantCounts && e.organisationId !== undefined) {
+          tracked.tenantCounts.cell(e.organisationId).timeouts++;
         }
         break;
       default:
@@ -442,6 +642,21 @@ export class ReservoirMetricsCollector {
 
   private histogram<L extends string>(config: ConstructorParameters<typeof Histogram<L>>[0]): Histogram<L> {
     const h = new Histogram<L>({ ...config, registers: [this.registry] });
+    this.metricsList.push(config);
+    return h;
+  }
+
+  private trackedHistogram(config: {
+    name: string;
+    help: string;
+    buckets: readonly number[];
+  }): TrackedHistogram {
+    const h = new TrackedHistogram(
+      config.name,
+      config.help,
+      [...config.buckets].sort((a, b) => a - b),
+    );
+    this.registry.registerMetric(h as unknown as Parameters<Registry['registerMetric']>[0]);
     this.metricsList.push(config);
     return h;
   }

@@ -5,7 +5,7 @@
  */
 import type { Observable } from 'rxjs';
 import type { LazyMetricsTracker, LazyStats } from '@reservoir/lazy';
-import type { PoolEvent, PoolHealth, PoolStats } from '@reservoir/pool';
+import type { PoolEvent, PoolHealth, PoolMetricsTracker, PoolStats } from '@reservoir/pool';
 
 /** The part of `Pool<T>` the collector uses. @publicApi */
 export interface MetricsPoolSource {
@@ -13,6 +13,8 @@ export interface MetricsPoolSource {
   stats(): PoolStats;
   health(): PoolHealth;
   readonly events$: Observable<PoolEvent>;
+  /** When present (every `Pool`), the collector attaches a tracker here instead of reading `events$`. */
+  setMetricsTracker?(tracker: PoolMetricsTracker | undefined): void;
 }
 
 /** The part of `LazyLoader` the collector uses. @publicApi */

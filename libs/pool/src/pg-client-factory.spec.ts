@@ -62,17 +62,33 @@ describe('pgClientFactory', () => {
     expect(mockPg.loads).toBe(0);
     const client = mock(await factory.create(ctx()));
     expect(mockPg.loads).toBe(1);
-    expect(client.config).toEqual({ connectionString: 'postgres://u@db/app', application_name: 'svc' });
+    expect(client.config).toEqual({
+      connectionString: 'postgres://u@db/app',
+      application_name: 'svc',
+      // Bounded queries and TCP keepalive by default.
+      query_timeout: 30_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     await factory.create(ctx());
     expect(mockPg.loads).toBe(1);
   });
 
   it('accepts a ClientConfig or a function returning one (read on every create)', async () => {
     const target = { port: 1 };
-    const factory = pgClientFactory(() => ({ host: 'h', port: target.port, application_name: 'x' }), {
-      Client: AsClient,
+    const factory = pgClientFactory(
+      () => ({ host: 'h', port: target.port, application_name: 'x', query_timeout: 5, keepAlive: false }),
+      { Client: AsClient },
+    );
+    // What the config says wins over the factory's defaults.
+    expect(mock(await factory.create(ctx())).config).toEqual({
+      host: 'h',
+      port: 1,
+      application_name: 'x',
+      query_timeout: 5,
+      keepAlive: false,
+      keepAliveInitialDelayMillis: 10_000,
     });
-    expect(mock(await factory.create(ctx())).config).toEqual({ host: 'h', port: 1, application_name: 'x' });
     target.port = 2;
     expect(mock(await factory.create(ctx())).config.port).toBe(2);
   });

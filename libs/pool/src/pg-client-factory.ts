@@ -6,6 +6,7 @@
  */
 import type { Client, ClientConfig } from 'pg';
 import { OptionChecker } from '@reservoir/core';
+import { isPgConnectionError } from './pg-errors';
 import { PoolConfigError } from './pool.errors';
 import type { ResourceFactory } from './pool.types';
 
@@ -24,9 +25,50 @@ export interface PgClientFactoryOptions {
   validateQuery?: string | false;
   /** The client class to instantiate. @default require('pg').Client */
   Client?: new (config: ClientConfig) => Client;
+  /**
+   * Client-side bound on every query (pg's `query_timeout`), so a query on a connection that stopped
+   * answering (a silent network partition) fails instead of holding its lease forever. A query that
+   * timed out leaves the connection busy, so the default `isBroken` treats it as broken. A
+   * `query_timeout` in `config` wins; 0 disables. @default 30000
+   */
+  queryTimeoutMs?: number;
+  /**
+   * TCP keepalive on every connection (pg's `keepAlive`), so the OS notices a dead peer. A
+   * `keepAlive` in `config` wins. @default true
+   */
+  keepAlive?: boolean;
+  /** Idle time before the first keepalive probe (pg's `keepAliveInitialDelayMillis`). @default 10000 */
+  keepAliveInitialDelayMs?: number;
+  /**
+   * What `pool.use()` treats as a broken client when its callback throws (destroyed, not reused).
+   * @default connection-level failures (`isPgConnectionError`) and client-side query timeouts
+   */
+  isBroken?: (err: unknown) => boolean;
+}
+
+/** The defaults of `PgClientFactoryOptions` (one place). */
+class PgClientFactoryDefaults {
+  validateQuery: string | false = 'SELECT 1';
+  queryTimeoutMs = 30_000;
+  keepAlive = true;
+  keepAliveInitialDelayMs = 10_000;
+}
+
+const QUERY_TIMEOUT = /query read timeout/i;
+
+/** The default `isBroken`: connection-level failures, plus pg's client-side query timeout. */
+function pgIsBroken(err: unknown): boolean {
+  return isPgConnectionError(err) || (err instanceof Error && QUERY_TIMEOUT.test(err.message));
 }
 
 const ignore = (): void => undefined;
+
+const ENDED_BY_BORROWER = 'the client was ended while leased (client.end())';
+
+/** pg sets `_ending` synchronously in end(); not in its types. */
+function isEnding(client: Client): boolean {
+  return (client as unknown as { _ending?: boolean })._ending === true;
+}
 
 /**
  * A `ResourceFactory<pg.Client>`:
@@ -58,12 +100,36 @@ export function pgClientFactory(
   const given: { config: unknown; options: unknown } = { config, options };
   if (typeof config !== 'string' && typeof config !== 'function') c.object('config', given.config);
   c.object('', given.options);
-  c.knownKeys(given.options, ['applicationName', 'onConnect', 'validateQuery', 'Client']);
+  c.knownKeys(given.options, [
+    'applicationName',
+    'onConnect',
+    'validateQuery',
+    'Client',
+    'queryTimeoutMs',
+    'keepAlive',
+    'keepAliveInitialDelayMs',
+    'isBroken',
+  ]);
+  const d = new PgClientFactoryDefaults();
   if (options.applicationName !== undefined) c.string('applicationName', options.applicationName, false);
   if (options.onConnect !== undefined) c.func('onConnect', options.onConnect);
   if (options.Client !== undefined) c.func('Client', options.Client);
-  const validateQuery = options.validateQuery ?? 'SELECT 1';
+  if (options.isBroken !== undefined) c.func('isBroken', options.isBroken);
+  const validateQuery = options.validateQuery ?? d.validateQuery;
   if (validateQuery !== false) c.string('validateQuery', validateQuery);
+  const queryTimeoutMs = c.integer(
+    'queryTimeoutMs',
+    options.queryTimeoutMs ?? d.queryTimeoutMs,
+    0,
+    2_147_483_647,
+  );
+  const keepAlive = c.boolean('keepAlive', options.keepAlive ?? d.keepAlive);
+  const keepAliveInitialDelayMs = c.integer(
+    'keepAliveInitialDelayMs',
+    options.keepAliveInitialDelayMs ?? d.keepAliveInitialDelayMs,
+    0,
+    2_147_483_647,
+  );
 
   const { applicationName, onConnect } = options;
   let ClientClass = options.Client;
@@ -73,6 +139,10 @@ export function pgClientFactory(
     const given = typeof config === 'function' ? config() : config;
     const base: ClientConfig = typeof given === 'string' ? { connectionString: given } : { ...given };
     if (applicationName !== undefined) base.application_name = applicationName;
+    if (base.query_timeout === undefined && queryTimeoutMs > 0) base.query_timeout = queryTimeoutMs;
+    if (base.keepAlive === undefined) base.keepAlive = keepAlive;
+    if (base.keepAliveInitialDelayMillis === undefined)
+      base.keepAliveInitialDelayMillis = keepAliveInitialDelayMs;
     return base;
   };
 
@@ -103,17 +173,29 @@ export function pgClientFactory(
       }
       return client;
     },
-    destroy: (client) => (ended.has(client) ? undefined : client.end()),
+    // A client already ending (its borrower called end()) is left to finish: a second end() waits
+    // for an 'end' that may already have been emitted.
+    destroy: (client) => (ended.has(client) || isEnding(client) ? undefined : client.end()),
     watch: (client, onBroken) => {
       const onEnd = (): void => onBroken(new Error('connection ended'));
       client.on('error', onBroken);
       client.on('end', onEnd);
+      // pg marks a client ending synchronously inside end(), but 'end' comes later: report it at
+      // once, so a borrower that ends its client and releases it never gets it lent again.
+      const end = client.end;
+      const wrapped = function (this: Client, ...args: unknown[]): unknown {
+        onBroken(new Error(ENDED_BY_BORROWER));
+        return (end as (...a: unknown[]) => unknown).apply(this, args);
+      } as Client['end'];
+      client.end = wrapped;
       return () => {
         // The 'error' listener added by create() stays: a retired client can still emit while it ends.
         client.off('error', onBroken);
         client.off('end', onEnd);
+        if (client.end === wrapped) client.end = end;
       };
     },
+    isBroken: options.isBroken ?? pgIsBroken,
   };
   if (validateQuery !== false) {
     factory.validate = async (client) => {

@@ -17,7 +17,7 @@ const cases: [string, unknown, string][] = [
   [
     'unknown key',
     { factory, maxx: 5 },
-    'Pool "default": unknown option "maxx" (given 5); known options are name, factory, min, max, acquireTimeoutMs, createTimeoutMs, idleTimeoutMs, maxLifetimeMs, maxLifetimeJitter, validateAfterIdleMs, maxWaiting, leakDetectionMs, createRetry, shutdownTimeoutMs, health, maintenanceIntervalMs, tenantResolver, requireTenant, tenantBinding, maxPerTenant, maxTrackedTenants, logger.',
+    'Pool "default": unknown option "maxx" (given 5); known options are name, factory, min, max, acquireTimeoutMs, createTimeoutMs, idleTimeoutMs, maxLifetimeMs, maxLifetimeJitter, validateAfterIdleMs, maxWaiting, leakDetectionMs, createRetry, shutdownTimeoutMs, health, maintenanceIntervalMs, tenantResolver, requireTenant, tenantBinding, maxPerTenant, maxTrackedTenants, logger, metricsTracker.',
   ],
   ['no factory', {}, 'Pool "default": invalid option "factory": given undefined, expected an object.'],
   [
@@ -148,7 +148,7 @@ const cases: [string, unknown, string][] = [
   [
     'health unknown',
     { factory, health: { degraded: 0.5 } },
-    'Pool "default": unknown option "health.degraded" (given 0.5); known options are degradedUtilization, unhealthyUtilization, degradedWaitP99Ms, unhealthyTimeouts, unhealthyCreateFailures, windowMs.',
+    'Pool "default": unknown option "health.degraded" (given 0.5); known options are degradedUtilization, unhealthyUtilization, degradedWaitP99Ms, unhealthyTimeouts, unhealthyCreateFailures, windowMs, failingAfterMs.',
   ],
   [
     'health.degradedUtilization -0.1',

@@ -31,7 +31,8 @@ export const POOL_DEFAULTS = {
     degradedWaitP99Ms: 1000,
     unhealthyTimeouts: 1,
     unhealthyCreateFailures: 3,
-    windowMs: 60_000,
+    windowMs: 10_000,
+    failingAfterMs: 30_000,
   },
 } as const;
 

@@ -87,6 +87,8 @@ export const PoolMessages = {
     `Pool "${pool}": a create finished after it timed out or the pool closed; the resource was destroyed.`,
   brokenIdle: (pool: string, err: unknown): string =>
     `Pool "${pool}": a resource reported an error and was removed: ${errorText(err)}`,
+  brokenLeased: (pool: string, err: unknown): string =>
+    `Pool "${pool}": a leased resource reported an error; it will be destroyed when its lease ends: ${errorText(err)}`,
   unbindFailed: (pool: string, organisationId: string, err: unknown): string =>
     `Pool "${pool}": tenantBinding.unbind failed for tenant ${quoteTenant(organisationId)}; the resource was destroyed, never reused: ${errorText(err)}`,
   bindFailed: (pool: string, organisationId: string, err: unknown): string =>
@@ -110,4 +112,9 @@ export const PoolMessages = {
     `factory.create failed ${consecutive} times in a row`,
   reasonWaitP99: (p99: number, threshold: number): string =>
     `acquire wait p99 ${Math.round(p99)} ms > ${threshold} ms`,
+  reasonOverdueLeases: (count: number): string =>
+    `${count} lease(s) held longer than leakDetectionMs (a stuck query or a silent connection?)`,
+  reasonUnhealthyFor: (forMs: number, threshold: number): string =>
+    `UNHEALTHY for ${Math.round(forMs)} ms >= failingAfterMs ${threshold} ms`,
+  closedInfo: (pool: string): string => `Pool "${pool}": closed`,
 } as const;

@@ -13,6 +13,7 @@ import type {
   TenantBinding,
   PoolHealthThresholds,
   CreateRetryOptions,
+  PoolMetricsTracker,
 } from './pool.types';
 
 /** Options with every default applied; what the core reads. */
@@ -39,6 +40,7 @@ export interface ResolvedPoolOptions<T> {
   maxPerTenant: number;
   maxTrackedTenants: number;
   logger: PoolLogger | undefined;
+  metricsTracker: PoolMetricsTracker | undefined;
 }
 
 const KNOWN_KEYS: readonly (keyof PoolOptions<unknown>)[] = [
@@ -64,6 +66,7 @@ const KNOWN_KEYS: readonly (keyof PoolOptions<unknown>)[] = [
   'maxPerTenant',
   'maxTrackedTenants',
   'logger',
+  'metricsTracker',
 ];
 const RETRY_KEYS: readonly (keyof CreateRetryOptions)[] = [
   'initialDelayMs',
@@ -78,6 +81,7 @@ const HEALTH_KEYS: readonly (keyof PoolHealthThresholds)[] = [
   'unhealthyTimeouts',
   'unhealthyCreateFailures',
   'windowMs',
+  'failingAfterMs',
 ];
 
 /** `key: undefined` counts as "not given", so config spreads like `{ max: env.MAX }` just work. */
@@ -221,6 +225,12 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
       true,
     ),
     windowMs: hc.integer('windowMs', pick(healthIn.windowMs, d.health.windowMs), 1, MAX_TIMER_MS),
+    failingAfterMs: hc.integer(
+      'failingAfterMs',
+      pick(healthIn.failingAfterMs, d.health.failingAfterMs),
+      0,
+      MAX_TIMER_MS,
+    ),
   };
 
   let tenantResolver: (() => string | undefined) | undefined;
@@ -267,6 +277,11 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     lc.func('error', l.error);
     logger = l as unknown as PoolLogger;
   }
+  let metricsTracker: PoolMetricsTracker | undefined;
+  if (o.metricsTracker !== undefined) {
+    checkMetricsTracker(name, o.metricsTracker);
+    metricsTracker = o.metricsTracker;
+  }
 
   return {
     name,
@@ -291,7 +306,23 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     maxPerTenant,
     maxTrackedTenants,
     logger,
+    metricsTracker,
   };
+}
+
+const TRACKER_METHODS = ['acquired', 'released', 'timeout', 'created', 'destroyed'] as const;
+
+/** A metrics tracker must implement every method (no optional members: the pool calls them unchecked). */
+export function checkMetricsTracker(pool: string, value: unknown): asserts value is PoolMetricsTracker {
+  const t = value as Record<string, unknown> | null;
+  if (typeof t !== 'object' || t === null) {
+    throw PoolConfigError.invalidOption(pool, 'metricsTracker', value, 'an object (PoolMetricsTracker)');
+  }
+  for (const m of TRACKER_METHODS) {
+    if (typeof t[m] !== 'function') {
+      throw PoolConfigError.invalidOption(pool, `metricsTracker.${m}`, t[m], 'a function');
+    }
+  }
 }
 
 /** Checks a per-call `timeoutMs`; cheap enough to run only when the caller passed one. */

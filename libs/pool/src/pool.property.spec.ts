@@ -136,7 +136,10 @@ async function run(
 
   factory.failing = false;
   ending = true;
-  for (const loan of held.splice(0)) pool.release(loan.r);
+  for (const loan of held.splice(0)) {
+    holders.delete(loan.r);
+    pool.release(loan.r);
+  }
   await pool.close();
   // Every acquire settles (close rejects the rest); a hang fails the run instead of the suite timing out.
   let guard: NodeJS.Timeout | undefined;

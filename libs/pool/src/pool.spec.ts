@@ -82,9 +82,15 @@ describe('Pool: seed QA cases', () => {
       state: 'DEGRADED',
       utilization: 0.7,
       reasons: ['utilization 0.70 >= 0.7'],
+      failing: false,
     });
     held.push(...(await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()])));
-    expect(pool.health()).toEqual({ state: 'UNHEALTHY', utilization: 1, reasons: ['utilization 1.00 >= 1'] });
+    expect(pool.health()).toEqual({
+      state: 'UNHEALTHY',
+      utilization: 1,
+      reasons: ['utilization 1.00 >= 1'],
+      failing: false,
+    });
     for (const r of held) pool.release(r);
     expect(pool.health().state).toBe('HEALTHY');
   });
@@ -272,11 +278,15 @@ describe('Pool: acquire, queueing and timeouts', () => {
     const { pool } = mk({ max: 4, validateAfterIdleMs: 0 }, factory);
     let peakSize = 0;
     await Promise.all(
-      Array.from({ length: 60 }, () =>
-        pool.use(async () => {
-          peakSize = Math.max(peakSize, pool.stats().size);
-          await sleep(1);
-        }),
+      // Staggered starts, so resources also sit idle and are validated when borrowed from there
+      // (a resource passed straight from one borrower to the next is not validated).
+      Array.from({ length: 60 }, (_, i) =>
+        sleep(i % 2 === 0 ? 0 : 60 + 2 * i).then(() =>
+          pool.use(async () => {
+            peakSize = Math.max(peakSize, pool.stats().size);
+            await sleep(1);
+          }),
+        ),
       ),
     );
     expect(peakSize).toBeLessThanOrEqual(4);

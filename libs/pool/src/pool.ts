@@ -12,6 +12,12 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import { SampleWindow, TrendWindow, backoffDelay, withDeadline } from '@reservoir/core';
+import { evaluateHealth } from './pool.health';
+import { TimedSampleWindow } from './pool.samples';
+import { GONE, IDLE, LEASED, Slot } from './pool.slot';
+import { TenantPreparer } from './pool.tenant-prep';
+import { findEvictions, scanLeases } from './pool.housekeeper';
+import { PREPARING, SETTLED, TenantRecord, WAITING, WaitQueue, type Waiter } from './pool.wait-queue';
 // The framework-free tenant entry: the tenant barrel also exports Nest modules, the core must not load them.
 import { TenantRequiredError } from '@reservoir/tenant/core';
 import { CLOCK_REUSE, MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
@@ -21,6 +27,7 @@ import { PoolMessages, type PoolCounts } from './pool.messages';
 import {
   checkCallTenant,
   checkCallTimeout,
+  checkMetricsTracker,
   resolvePoolOptions,
   type ResolvedPoolOptions,
 } from './pool.options';
@@ -31,6 +38,7 @@ import type {
   PoolHealth,
   PoolHealthState,
   PoolLogger,
+  PoolMetricsTracker,
   PoolOptions,
   PoolStats,
   ResourceFactory,
@@ -41,90 +49,14 @@ import type {
 
 type DestroyReason = Extract<PoolEvent, { type: 'destroy' }>['reason'];
 
-// Slot states. Plain numbers rather than a const enum so isolated transpilers (swc) agree.
-const IDLE = 0;
-const LEASED = 1;
-/** Not idle and not with a caller: validating/binding for a waiter, or unbinding after release. */
-const BUSY = 2;
-const GONE = 3;
-
-// Waiter states.
-const WAITING = 0;
-/** Out of its queue: a resource is being validated/bound for it (or it is about to settle). */
-const PREPARING = 1;
-const SETTLED = 2;
-
-/** Per tenant (and one anonymous record): its FIFO of waiters, its cap, its counters. */
-class TenantRecord<T> {
-  head: Waiter<T> | null = null;
-  tail: Waiter<T> | null = null;
-  size = 0;
-  held = 0;
-  rrNext: TenantRecord<T> | null = null;
-  rrPrev: TenantRecord<T> | null = null;
-  inRing = false;
-  acquired = 0;
-  timeouts = 0;
-  waits: SampleWindow | undefined;
-  lastSeen = 0;
-
-  constructor(
-    readonly id: string | undefined,
-    readonly cap: number,
-  ) {}
-}
-
-class Slot<T> {
-  state = IDLE;
-  /** Tenant whose session state the resource carries (tenantBinding only). */
-  boundTenant: string | undefined = undefined;
-  org: string | undefined = undefined;
-  rec: TenantRecord<T> | undefined = undefined;
-  /** Coarse monotonic ms. */
-  acquiredAt = 0;
-  lastReturnedAt: number;
-  /** Precise start of a sampled lease, or -1. */
-  sampleStart = -1;
-  stack: Error | undefined = undefined;
-  leakReported = false;
-  broken = false;
-  /** Never lent yet: skip validate-on-borrow. */
-  fresh = true;
-  unwatch: (() => void) | undefined = undefined;
-
-  constructor(
-    readonly resource: T,
-    readonly createdAt: number,
-    readonly expiresAt: number,
-  ) {
-    this.lastReturnedAt = createdAt;
-  }
-}
-
-/**
- * A caller waiting for a resource. Reused: a waiter served straight from a release goes back to the
- * pool's free list (nothing refers to it any more), so a saturated pool allocates only the promise.
- */
-class Waiter<T> {
-  state = WAITING;
-  prev: Waiter<T> | null = null;
-  next: Waiter<T> | null = null;
-  tPrev: Waiter<T> | null = null;
-  tNext: Waiter<T> | null = null;
-  /** Whether the waiter is in the deadline list. */
-  timed = false;
-  onAbort: (() => void) | undefined = undefined;
-  deadline = 0;
-  rec: TenantRecord<T> = undefined!;
-  org: string | undefined = undefined;
-  /** Precise to the microtask run (see `Pool.nearNow`). */
-  enqueuedAt = 0;
-  timeoutMs = 0;
-  signal: AbortSignal | undefined = undefined;
-  stack: Error | undefined = undefined;
-  resolve: (resource: T) => void = undefined!;
-  reject: (err: unknown) => void = undefined!;
-}
+/** The default tracker: one shared object with empty methods, so the call sites stay monomorphic. */
+const NO_TRACKER: PoolMetricsTracker = {
+  acquired: () => undefined,
+  released: () => undefined,
+  timeout: () => undefined,
+  created: () => undefined,
+  destroyed: () => undefined,
+};
 
 // One shared executor instead of a closure per waiter: `new Promise(capture)` leaves its resolving
 // functions here, and the caller moves them onto the Waiter straight away (synchronously).
@@ -137,9 +69,6 @@ function capture(resolve: (value: never) => void, reject: (err: unknown) => void
 
 /** Already settled; `.then` on it schedules a callback after the microtasks queued so far. */
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/** Served waiters kept for reuse. */
-const FREE_WAITERS = 64;
 
 function isEmitter(r: unknown): r is {
   on(event: 'error', fn: (err: unknown) => void): unknown;
@@ -184,22 +113,12 @@ export class Pool<T> {
   private readonly tenants = new Map<string, TenantRecord<T>>();
   /** The record `tenantRecord` returned last (always one still in `tenants`). */
   private lastRec: TenantRecord<T> | null = null;
-  /** Set while the deadline list doubles as the only queue (see `enqueue`): the one waiting tenant. */
-  private fifo: TenantRecord<T> | null = null;
-  /** Round-robin cursor into the ring of tenant records that have waiters. */
-  private rr: TenantRecord<T> | null = null;
-  /** All waiters (waiting or preparing) ordered by deadline; one timer serves the head. */
-  private dlHead: Waiter<T> | null = null;
-  private dlTail: Waiter<T> | null = null;
-  /** Served waiters ready for reuse (see `Waiter`); at most FREE_WAITERS. */
-  private readonly freeWaiters: Waiter<T>[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly q: WaitQueue<T>;
+  private readonly prep: TenantPreparer<T>;
 
   private size = 0;
   private creating = 0;
   private destroying = 0;
-  private pending = 0;
 
   private created = 0;
   private destroyed = 0;
@@ -217,9 +136,17 @@ export class Pool<T> {
   /** Waits that may still take `clock` as their start (see `waitClock`); 0 = read the clock. */
   private clockReuse = 0;
   private clockStalePending = false;
-  private readonly waitSamples = new SampleWindow(1024);
-  private readonly holdSamples = new SampleWindow(1024);
-  private lastSampleAt = 0;
+  private readonly waitSamples = new TimedSampleWindow(1024);
+  private readonly holdSamples = new TimedSampleWindow(1024);
+  private tracker: PoolMetricsTracker = NO_TRACKER;
+  /** Lifetime decisions read the precise clock when a resource is this close to expiry on the coarse one. */
+  private readonly lifetimeGuardMs: number;
+  /** Start of the current UNHEALTHY run as detected (tick or state change), or -1. */
+  private unhealthySince = -1;
+  /** Leases past leakDetectionMs at the last tick. */
+  private overdueLeases = 0;
+  /** Tenant-record eviction (CLOCK): records touched since the last sweep survive it once. */
+  private lastTenantSweep = 0;
   private readonly trend: TrendWindow;
   /** Times of the last `unhealthyTimeouts` timeouts: enough to answer "k timeouts within window?". */
   private readonly recentTimeouts: number[];
@@ -246,11 +173,27 @@ export class Pool<T> {
     this.factory = this.o.factory;
     this.binding = this.o.tenantBinding;
     this.plainLend = this.binding === undefined && this.factory.validate === undefined;
+    this.q = new WaitQueue<T>(
+      {
+        expire: (w, now) => this.expire(w, now),
+        timerFired: (now, expired) => {
+          this.clock = now;
+          if (expired) this.evaluateHealth();
+        },
+      },
+      this.plainLend,
+    );
     this.resolver = this.o.tenantResolver;
     this.logger = this.o.logger ?? defaultPoolLogger(this.name);
+    this.prep = new TenantPreparer<T>(this.name, this.factory, this.binding, this.logger, (r, hook) =>
+      this.bounded(r, hook),
+    );
     this.events$ = this.subject.asObservable();
     this.trend = new TrendWindow(this.o.health.windowMs);
     this.recentTimeouts = new Array<number>(Math.max(1, this.o.health.unhealthyTimeouts)).fill(-Infinity);
+    if (this.o.metricsTracker !== undefined) this.tracker = this.o.metricsTracker;
+    // The coarse clock is refreshed at least every tick; twice that covers a late tick.
+    this.lifetimeGuardMs = 2 * this.o.maintenanceIntervalMs + 1000;
     this.maintenance = setInterval(this.tick, this.o.maintenanceIntervalMs);
     this.maintenance.unref();
   }
@@ -286,6 +229,8 @@ export class Pool<T> {
           ),
         );
       }, this.o.acquireTimeoutMs);
+      // A start() nobody awaits must not keep the process alive.
+      timer.unref();
       this.readyWaiters.add(entry);
     });
   }
@@ -318,31 +263,39 @@ export class Pool<T> {
     }
     const rec = org === undefined ? this.anon : this.tenantRecord(org);
 
-    if (this.pending === 0 && this.idle.length > 0 && rec.held < rec.cap) {
-      const slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
-      rec.held++;
-      if (this.plainLend || !this.needsPrep(slot, org)) {
+    if (this.q.pending === 0 && this.idle.length > 0 && rec.held < rec.cap) {
+      let slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
+      if (slot.expiresAt - this.clock <= this.lifetimeGuardMs) {
+        while (this.pastLifetime(slot)) {
+          slot.reserve();
+          void this.retire(slot, 'lifetime');
+          if (this.idle.length === 0) return this.acquire(opts);
+          slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
+        }
+      }
+      this.hold(rec, 1);
+      if (this.plainLend || !this.needsPrep(slot, org, true)) {
         this.lease(slot, rec, org, this.o.leakDetectionMs > 0 ? new Error('acquired here') : undefined, -1);
         return Promise.resolve(slot.resource);
       }
       const promise = new Promise<T>(capture);
       const w = this.newWaiter(rec, org, timeoutMs, signal);
-      this.linkDeadline(w);
-      this.prepare(slot, w);
+      this.q.linkDeadline(w);
+      this.prepare(slot, w, true);
       return promise;
     }
 
     const maxWaiting = this.o.maxWaiting;
     if (
-      this.pending >= maxWaiting &&
+      this.q.pending >= maxWaiting &&
       this.idle.length === 0 &&
-      this.pending >= maxWaiting + this.headroom()
+      this.q.pending >= maxWaiting + this.headroom()
     ) {
       return Promise.reject(PoolExhaustedError.create(this.name, maxWaiting, this.counts(), org));
     }
     const promise = new Promise<T>(capture);
     const w = this.newWaiter(rec, org, timeoutMs, signal);
-    this.enqueue(rec, w);
+    this.q.enqueue(rec, w);
     if (this.idle.length > 0) this.dispatchIdle();
     // Saturated (the usual reason to wait): no room to create, so skip ensureCapacity's arithmetic.
     else if (this.size + this.creating + this.destroying < this.o.max) this.ensureCapacity();
@@ -360,7 +313,7 @@ export class Pool<T> {
     if (slot.state !== LEASED) throw PoolReleaseError.notLeased(this.name);
     this.released++;
     this.endLease(slot);
-    if (slot.broken || this.closed || slot.expiresAt <= this.clock) {
+    if (slot.broken || this.closed || this.pastLifetime(slot)) {
       void this.retire(slot, slot.broken ? 'broken' : this.closed ? 'close' : 'lifetime');
       return;
     }
@@ -393,25 +346,27 @@ export class Pool<T> {
    */
   async use<R>(fn: (resource: T) => Promise<R> | R, opts?: UseOptions): Promise<R> {
     const resource = await this.acquire(opts);
+    const slot = this.slots.get(resource)!;
+    // If fn ends the lease itself, the resource may already be someone else's: end only our lease.
+    const gen = slot.leaseGen;
     let result: R;
     try {
       result = await fn(resource);
     } catch (err) {
-      let broken = this.binding !== undefined;
-      if (opts?.isBroken !== undefined) {
-        try {
-          broken = opts.isBroken(err);
-        } catch {
-          broken = true;
-        }
+      let broken: boolean;
+      try {
+        if (opts?.isBroken !== undefined) broken = opts.isBroken(err);
+        else broken = this.binding !== undefined || this.factory.isBroken?.(err) === true;
+      } catch {
+        broken = true;
       }
-      if (this.slots.get(resource)?.state === LEASED) {
+      if (slot.state === LEASED && slot.leaseGen === gen) {
         if (broken) void this.destroy(resource);
         else this.release(resource);
       }
       throw err;
     }
-    if (this.slots.get(resource)?.state === LEASED) this.release(resource);
+    if (slot.state === LEASED && slot.leaseGen === gen) this.release(resource);
     return result;
   }
 
@@ -424,8 +379,9 @@ export class Pool<T> {
   }
 
   stats(): PoolStats {
-    const [w50, w95, w99] = this.waitSamples.percentiles([0.5, 0.95, 0.99]);
-    const [h50, h95, h99] = this.holdSamples.percentiles([0.5, 0.95, 0.99]);
+    const since = performance.now() - this.o.health.windowMs;
+    const [w50, w95, w99] = this.waitSamples.percentiles([0.5, 0.95, 0.99], since);
+    const [h50, h95, h99] = this.holdSamples.percentiles([0.5, 0.95, 0.99], since);
     const inUse = this.size - this.idle.length;
     const utilization = inUse / this.o.max;
     const t = this.trend.snapshot();
@@ -441,12 +397,13 @@ export class Pool<T> {
     }
     return {
       name: this.name,
+      overdueLeases: this.overdueLeases,
       min: this.o.min,
       max: this.o.max,
       size: this.size,
       idle: this.idle.length,
       inUse,
-      pending: this.pending,
+      pending: this.q.pending,
       creating: this.creating,
       created: this.created,
       destroyed: this.destroyed,
@@ -470,9 +427,21 @@ export class Pool<T> {
     };
   }
 
-  /** Current health; a change of state is also logged and emitted on `events$`. */
+  /**
+   * Current health. A pure read: transitions are logged and emitted on `events$` where state
+   * changes (timeouts, create failures, close) and on the maintenance tick, never here.
+   */
   health(): PoolHealth {
-    return this.evaluateHealth();
+    return this.computeHealth(performance.now());
+  }
+
+  /**
+   * Attaches (or, with undefined, detaches) the metrics tracker; see `PoolMetricsTracker`. One at a
+   * time: a collector that wants to share it must fan out itself.
+   */
+  setMetricsTracker(tracker: PoolMetricsTracker | undefined): void {
+    if (tracker !== undefined) checkMetricsTracker(this.name, tracker);
+    this.tracker = tracker ?? NO_TRACKER;
   }
 
   /**
@@ -496,7 +465,7 @@ export class Pool<T> {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Waiter<T> {
-    const w = this.freeWaiters.pop() ?? new Waiter<T>();
+    const w = this.q.take();
     const now = this.nearNow();
     w.state = WAITING;
     w.rec = rec;
@@ -587,9 +556,37 @@ export class Pool<T> {
     return slot;
   }
 
-  private needsPrep(slot: Slot<T>, org: string | undefined): boolean {
+  /** `fromIdle`: taken from the idle stack. A resource passed straight from a release was never idle. */
+  private needsPrep(slot: Slot<T>, org: string | undefined, fromIdle: boolean): boolean {
     if (this.binding !== undefined && slot.boundTenant !== org) return true;
-    return this.needsValidation(slot);
+    return fromIdle && this.needsValidation(slot);
+  }
+
+  /**
+   * Lifetime decisions must not act on a clock that may run early: within `lifetimeGuardMs` of expiry
+   * (on the coarse clock) the precise clock decides. Far from expiry this is one comparison.
+   */
+  private pastLifetime(slot: Slot<T>): boolean {
+    const at = slot.expiresAt;
+    if (at - this.clock > this.lifetimeGuardMs) return false;
+    const now = performance.now();
+    this.clock = now;
+    return at <= now;
+  }
+
+  /** The only place a tenant's held count changes. */
+  private hold(rec: TenantRecord<T>, delta: 1 | -1): void {
+    rec.held += delta;
+  }
+
+  /**
+   * The one dispatch step, run after anything that frees capacity or lowers a tenant's held count
+   * (release, destroy, retire, create, prepare done): idle resources go to waiters that may now take
+   * them, then creates start for waiters no idle resource can serve.
+   */
+  private dispatch(): void {
+    if (this.q.pending > 0 && this.idle.length > 0) this.dispatchIdle();
+    this.ensureCapacity();
   }
 
   private needsValidation(slot: Slot<T>): boolean {
@@ -607,12 +604,7 @@ export class Pool<T> {
     /** When the caller started waiting (precise clock), or -1 for an immediate acquire. */
     enqueuedAt: number,
   ): void {
-    slot.state = LEASED;
-    slot.org = org;
-    slot.rec = rec;
-    slot.fresh = false;
-    slot.stack = stack;
-    slot.leakReported = false;
+    slot.lend(rec, org, stack);
     rec.acquired++;
     this.acquired++;
     // Wait and hold times are sampled: a sampled lease reads the clock here and once on release. The
@@ -621,13 +613,14 @@ export class Pool<T> {
     if (--this.sampleIn === 0 || this.holdSamples.count < MIN_SAMPLES) {
       if (this.sampleIn <= 0) this.sampleIn = 1 + ((Math.random() * (2 * SAMPLE_EVERY - 1)) | 0);
       const now = this.nearNow();
-      this.lastSampleAt = now;
       slot.sampleStart = now;
       const waitMs = enqueuedAt < 0 ? 0 : now - enqueuedAt;
-      this.waitSamples.record(waitMs);
+      this.waitSamples.record(waitMs, now);
       if (org !== undefined) (rec.waits ??= new SampleWindow(TENANT_SAMPLE_WINDOW)).record(waitMs);
+      this.tracker.acquired(waitMs, org);
     } else {
       slot.sampleStart = -1;
+      this.tracker.acquired(-1, org);
     }
     // Coarse clock (refreshed by any precise read above, and by the maintenance tick).
     slot.acquiredAt = this.clock;
@@ -638,12 +631,14 @@ export class Pool<T> {
   }
 
   private endLease(slot: Slot<T>): void {
-    const rec = slot.rec!;
-    rec.held--;
+    this.hold(slot.rec!, -1);
     if (slot.sampleStart >= 0) {
       const now = this.nearNow();
-      this.lastSampleAt = now;
-      this.holdSamples.record(now - slot.sampleStart);
+      const holdMs = now - slot.sampleStart;
+      this.holdSamples.record(holdMs, now);
+      this.tracker.released(holdMs, slot.org);
+    } else {
+      this.tracker.released(-1, slot.org);
     }
     if (this.subject.observed) {
       this.emit({
@@ -653,9 +648,7 @@ export class Pool<T> {
         holdMs: Math.max(0, performance.now() - slot.acquiredAt),
       });
     }
-    slot.rec = undefined;
-    slot.stack = undefined;
-    slot.state = BUSY;
+    slot.endLease();
   }
 
   /** Room for waiters served by creates that can still start (so maxWaiting: 0 still lets a pool grow). */
@@ -663,218 +656,13 @@ export class Pool<T> {
     return Math.max(0, this.o.max - this.size - this.destroying);
   }
 
-  // ---------------------------------------------------------------- waiter queues
-
-  /**
-   * Queues a new waiter and links it into the deadline list. While a single tenant (or only
-   * untenanted callers) waits, the pool lends as is (`plainLend`) and every wait arrives in deadline
-   * order, the deadline list *is* that tenant's FIFO and the queue/ring links are skipped (`fifo` mode). The first waiter that
-   * breaks this (another tenant, or an earlier deadline) moves everyone into the tenant queues, once;
-   * the pool returns to `fifo` mode only after the queue has emptied.
-   */
-  private enqueue(rec: TenantRecord<T>, w: Waiter<T>): void {
-    w.state = WAITING;
-    rec.size++;
-    if (this.pending++ === 0 && this.plainLend) this.fifo = rec;
-    const fifo = this.fifo;
-    if (fifo !== null) {
-      const tail = this.dlTail;
-      if (fifo === rec && (tail === null || w.deadline >= tail.deadline)) {
-        // linkDeadline at the tail, which here is also the end of the queue.
-        w.tPrev = tail;
-        w.tNext = null;
-        if (tail === null) this.dlHead = w;
-        else tail.tNext = w;
-        this.dlTail = w;
-        w.timed = true;
-        if (this.timer === undefined || w.deadline < this.timerAt) this.armTimer(w.deadline, w.enqueuedAt);
-        return;
-      }
-      this.leaveFifo();
-    }
-    w.next = null;
-    w.prev = rec.tail;
-    if (rec.tail === null) rec.head = w;
-    else rec.tail.next = w;
-    rec.tail = w;
-    if (!rec.inRing) this.ringInsert(rec);
-    this.linkDeadline(w);
-  }
-
-  /** Leaves `fifo` mode: the deadline list (all waiters of the `fifo` tenant, in order) becomes its queue. */
-  private leaveFifo(): void {
-    const rec = this.fifo!;
-    this.fifo = null;
-    for (let w = this.dlHead; w !== null; w = w.tNext) {
-      if (w.state !== WAITING || w.rec !== rec) continue;
-      w.next = null;
-      w.prev = rec.tail;
-      if (rec.tail === null) rec.head = w;
-      else rec.tail.next = w;
-      rec.tail = w;
-    }
-    if (rec.head !== null && !rec.inRing) this.ringInsert(rec);
-  }
-
-  /** Back to the front of its tenant's queue: a waiter whose resource failed validation/bind. */
-  private requeueFront(w: Waiter<T>): void {
-    if (this.fifo !== null) this.leaveFifo(); // not reached (fifo mode needs plainLend), but safe
-    const rec = w.rec;
-    w.state = WAITING;
-    w.prev = null;
-    w.next = rec.head;
-    if (rec.head === null) rec.tail = w;
-    else rec.head.prev = w;
-    rec.head = w;
-    rec.size++;
-    this.pending++;
-    if (!rec.inRing) {
-      this.ringInsert(rec);
-      this.rr = rec;
-    }
-  }
-
-  /** Takes a waiting `w` out of its queue (it stays in the deadline list until settled). */
-  private dequeue(w: Waiter<T>): void {
-    const rec = w.rec;
-    // Out of the queue: being handed a resource, or about to be settled.
-    w.state = PREPARING;
-    rec.size--;
-    this.pending--;
-    if (this.fifo !== null) return;
-    if (w.prev === null) rec.head = w.next;
-    else w.prev.next = w.next;
-    if (w.next === null) rec.tail = w.prev;
-    else w.next.prev = w.prev;
-    w.prev = w.next = null;
-    if (rec.size === 0) this.ringRemove(rec);
-  }
-
-  /** New tenants join at the end of the current round, i.e. just before the cursor. */
-  private ringInsert(rec: TenantRecord<T>): void {
-    rec.inRing = true;
-    const cur = this.rr;
-    if (cur === null) {
-      rec.rrNext = rec.rrPrev = rec;
-      this.rr = rec;
-      return;
-    }
-    const last = cur.rrPrev!;
-    rec.rrPrev = last;
-    rec.rrNext = cur;
-    last.rrNext = rec;
-    cur.rrPrev = rec;
-  }
-
-  private ringRemove(rec: TenantRecord<T>): void {
-    rec.inRing = false;
-    if (rec.rrNext === rec) {
-      this.rr = null;
-    } else {
-      rec.rrPrev!.rrNext = rec.rrNext;
-      rec.rrNext!.rrPrev = rec.rrPrev;
-      if (this.rr === rec) this.rr = rec.rrNext;
-    }
-    rec.rrNext = rec.rrPrev = null;
-  }
-
-  /** Next waiter by round-robin over tenants, skipping tenants at `maxPerTenant`; dequeued. */
-  private pickWaiter(): Waiter<T> | null {
-    const fifo = this.fifo;
-    if (fifo !== null) {
-      const w = this.dlHead;
-      if (w === null || fifo.held >= fifo.cap) return null;
-      this.dequeue(w);
-      return w;
-    }
-    const start = this.rr;
-    if (start === null) return null;
-    let rec = start;
-    do {
-      if (rec.held < rec.cap) {
-        const next = rec.rrNext!;
-        const w = rec.head!;
-        this.dequeue(w);
-        if (this.rr !== null) this.rr = rec.inRing ? rec.rrNext : next;
-        return w;
-      }
-      rec = rec.rrNext!;
-    } while (rec !== start);
-    return null;
-  }
-
-  private linkDeadline(w: Waiter<T>): void {
-    const d = w.deadline;
-    let after = this.dlTail;
-    while (after !== null && after.deadline > d) after = after.tPrev;
-    w.tPrev = after;
-    if (after === null) {
-      w.tNext = this.dlHead;
-      this.dlHead = w;
-    } else {
-      w.tNext = after.tNext;
-      after.tNext = w;
-    }
-    if (w.tNext === null) this.dlTail = w;
-    else w.tNext.tPrev = w;
-    w.timed = true;
-    if (this.timer === undefined || d < this.timerAt) this.armTimer(d, w.enqueuedAt);
-  }
-
-  private unlinkDeadline(w: Waiter<T>): void {
-    if (!w.timed) return;
-    w.timed = false;
-    if (w.tPrev === null) this.dlHead = w.tNext;
-    else w.tPrev.tNext = w.tNext;
-    if (w.tNext === null) this.dlTail = w.tPrev;
-    else w.tNext.tPrev = w.tPrev;
-    w.tPrev = w.tNext = null;
-    // The timer is left armed for a served head (it re-arms when it fires) unless nobody waits at all,
-    // so a busy pool re-arms about once per timeout rather than once per hand-off.
-    if (this.dlHead === null && this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.timerAt = Infinity;
-    }
-  }
-
-  private armTimer(deadline: number, now: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = deadline;
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(deadline - now)));
-  }
-
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    this.timerAt = Infinity;
-    const now = performance.now();
-    this.clock = now;
-    let expired = false;
-    // setTimeout may fire up to ~1 ms early relative to performance.now(); treat that as due.
-    while (this.dlHead !== null && this.dlHead.deadline <= now + 1) {
-      this.expire(this.dlHead, now);
-      expired = true;
-    }
-    if (this.dlHead !== null) this.armTimer(this.dlHead.deadline, now);
-    if (expired) this.evaluateHealth();
-  };
-
-  private settleWaiter(w: Waiter<T>): void {
-    if (w.state === WAITING) this.dequeue(w);
-    w.state = SETTLED;
-    this.unlinkDeadline(w);
-    if (w.onAbort !== undefined) {
-      w.signal!.removeEventListener('abort', w.onAbort);
-      w.onAbort = undefined;
-    }
-  }
-
   private expire(w: Waiter<T>, now: number): void {
     // Counts first, so `waiting` includes this caller, as HikariCP reports it.
     const counts = this.counts();
-    this.settleWaiter(w);
+    this.q.settle(w);
     this.timeouts++;
     w.rec.timeouts++;
+    this.tracker.timeout(w.org);
     this.recentTimeouts[this.recentTimeoutsNext] = now;
     this.recentTimeoutsNext = (this.recentTimeoutsNext + 1) % this.recentTimeouts.length;
     if (this.subject.observed) {
@@ -895,7 +683,7 @@ export class Pool<T> {
     if (w.state === SETTLED) return;
     w.onAbort = undefined; // `once` already removed it
     const reason: unknown = w.signal!.reason;
-    this.settleWaiter(w);
+    this.q.settle(w);
     w.reject(reason ?? new Error(PoolMessages.abortedDefault(this.name)));
   }
 
@@ -907,156 +695,90 @@ export class Pool<T> {
       void this.retire(slot, slot.broken ? 'broken' : 'close');
       return;
     }
-    if (this.pending > 0) {
-      const w = this.pickWaiter();
+    if (this.q.pending > 0) {
+      const w = this.q.pickWaiter();
       if (w !== null) {
-        this.handTo(slot, w);
-        if (this.pending > 0 && this.idle.length > 0) this.dispatchIdle();
+        this.handTo(slot, w, false);
+        if (this.q.pending > 0 && this.idle.length > 0) this.dispatchIdle();
         return;
       }
     }
-    slot.state = IDLE;
-    slot.lastReturnedAt = this.factory.validate === undefined ? this.clock : performance.now();
+    if (this.factory.validate === undefined) slot.park(this.clock, false);
+    else slot.park(performance.now(), true);
     this.idle.push(slot);
   }
 
   /** Idle resources while callers wait: only after a tenant dropped below its cap. */
   private dispatchIdle(): void {
-    while (this.idle.length > 0 && this.pending > 0) {
-      const w = this.pickWaiter();
+    while (this.idle.length > 0 && this.q.pending > 0) {
+      const w = this.q.pickWaiter();
       if (w === null) return;
-      this.handTo(this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(w.org), w);
+      const slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(w.org);
+      if (this.pastLifetime(slot)) {
+        slot.reserve();
+        this.q.requeueFront(w);
+        void this.retire(slot, 'lifetime');
+        return; // retire dispatches again
+      }
+      this.handTo(slot, w, true);
     }
   }
 
   /** `w` was just dequeued. */
-  private handTo(slot: Slot<T>, w: Waiter<T>): void {
+  private handTo(slot: Slot<T>, w: Waiter<T>, fromIdle: boolean): void {
     const rec = w.rec;
-    rec.held++;
-    if (!this.plainLend && this.needsPrep(slot, w.org)) {
+    this.hold(rec, 1);
+    if (!this.plainLend && this.needsPrep(slot, w.org, fromIdle)) {
       w.state = PREPARING;
-      this.prepare(slot, w);
+      this.prepare(slot, w, fromIdle);
       return;
     }
-    // settleWaiter for a waiter already out of its queue.
-    w.state = SETTLED;
-    this.unlinkDeadline(w);
-    if (w.onAbort !== undefined) {
-      w.signal!.removeEventListener('abort', w.onAbort);
-      w.onAbort = undefined;
-    }
+    // Already out of its queue (PREPARING): settle only unlinks it and drops its abort listener.
+    this.q.settle(w);
     this.lease(slot, rec, w.org, w.stack, w.enqueuedAt);
     w.resolve(slot.resource);
     // Nothing refers to `w` now (an abort listener would, hence the signal check): reuse it.
-    if (w.signal === undefined && this.freeWaiters.length < FREE_WAITERS) {
-      w.rec = undefined!;
-      w.org = undefined;
-      w.stack = undefined;
-      w.resolve = w.reject = undefined!;
-      this.freeWaiters.push(w);
-    }
+    if (w.signal === undefined) this.q.recycle(w);
   }
 
   /**
    * Validate and/or (re)bind `slot` for waiter `w` (state PREPARING, its tenant's `held` counted).
    * A resource that fails is destroyed and the waiter goes back to the front of its queue.
    */
-  private prepare(slot: Slot<T>, w: Waiter<T>): void {
-    slot.state = BUSY;
+  private prepare(slot: Slot<T>, w: Waiter<T>, validate: boolean): void {
+    slot.reserve();
     w.state = PREPARING;
-    void this.runPrep(slot, w.org).then((reason) => {
+    void this.prep.prepare(slot, w.org, validate && this.needsValidation(slot)).then((reason) => {
       if (reason !== undefined) {
-        w.rec.held--;
+        if (reason === 'validation') this.validationFailures++;
+        this.hold(w.rec, -1);
         // A bind that keeps failing would otherwise spin create -> bind -> destroy; back off like creates.
         if (reason === 'broken') this.backOff(++this.bindFailures);
+        // Back in the queue first, so the dispatch that retire runs can serve it.
+        if (w.state === PREPARING) this.q.requeueFront(w);
         void this.retire(slot, reason);
-        if (w.state === PREPARING) {
-          this.requeueFront(w);
-          if (this.idle.length > 0) this.dispatchIdle();
-          else this.ensureCapacity();
-        }
         return;
       }
       if (w.state !== PREPARING) {
         // The caller timed out or aborted meanwhile; the resource (now bound to w.org) is still good.
-        w.rec.held--;
+        this.hold(w.rec, -1);
         this.recycle(slot);
+        this.dispatch();
         return;
       }
       this.bindFailures = 0;
-      this.settleWaiter(w);
+      this.q.settle(w);
       this.lease(slot, w.rec, w.org, w.stack, w.enqueuedAt);
       w.resolve(slot.resource);
     });
   }
 
-  /** Resolves to a destroy reason when the resource must not be lent, else undefined. Never rejects. */
-  private async runPrep(slot: Slot<T>, org: string | undefined): Promise<DestroyReason | undefined> {
-    const resource = slot.resource;
-    if (this.needsValidation(slot)) {
-      let ok = false;
-      try {
-        ok = (await this.bounded(this.factory.validate!(resource), 'factory.validate')) === true;
-      } catch (err) {
-        this.logger.warn(PoolMessages.validateFailed(this.name, err));
-      }
-      if (!ok) {
-        this.validationFailures++;
-        return 'validation';
-      }
-    }
-    const binding = this.binding;
-    if (binding !== undefined && slot.boundTenant !== org) {
-      const prev = slot.boundTenant;
-      if (prev !== undefined && org !== undefined && binding.rebind !== undefined) {
-        // One round trip instead of two; a failure leaves unknown state, so the resource goes.
-        try {
-          await this.bounded(binding.rebind(resource, prev, org), 'tenantBinding.rebind');
-          slot.boundTenant = org;
-          return undefined;
-        } catch (err) {
-          this.logger.warn(PoolMessages.unbindFailed(this.name, prev, err));
-          return 'unbind-failed';
-        }
-      }
-      if (prev !== undefined) {
-        try {
-          await this.bounded(binding.unbind(resource, prev), 'tenantBinding.unbind');
-          slot.boundTenant = undefined;
-        } catch (err) {
-          this.logger.warn(PoolMessages.unbindFailed(this.name, prev, err));
-          return 'unbind-failed';
-        }
-      }
-      if (org !== undefined) {
-        try {
-          await this.bounded(binding.bind(resource, org), 'tenantBinding.bind');
-          slot.boundTenant = org;
-        } catch (err) {
-          // A half-applied bind leaves unknown session state: never reuse.
-          this.logger.warn(PoolMessages.bindFailed(this.name, org, err));
-          return 'broken';
-        }
-      }
-    }
-    return undefined;
-  }
-
   private unbindThenRecycle(slot: Slot<T>): void {
-    const org = slot.boundTenant!;
-    const binding = this.binding!;
-    void (async () => {
-      try {
-        await this.bounded(binding.unbind(slot.resource, org), 'tenantBinding.unbind');
-      } catch (err) {
-        this.logger.warn(PoolMessages.unbindFailed(this.name, org, err));
-        void this.retire(slot, 'unbind-failed');
-        return;
-      }
-      slot.boundTenant = undefined;
+    void this.prep.unbind(slot).then((ok) => {
+      if (!ok) void this.retire(slot, 'unbind-failed');
       // close() may have force-retired the slot while the unbind ran.
-      if (slot.state !== GONE) this.recycle(slot);
-    })();
+      else if (slot.state !== GONE) this.recycle(slot);
+    });
   }
 
   // ---------------------------------------------------------------- create / destroy
@@ -1067,7 +789,7 @@ export class Pool<T> {
     // Never more creates than waiters not already covered by one (docs/design.md "Facts we rely on"); none while idle
     // resources exist, since then every waiter is held back by its tenant cap, not by capacity.
     if (this.idle.length === 0) {
-      const forWaiters = this.pending - this.creating;
+      const forWaiters = this.q.pending - this.creating;
       if (forWaiters > want) want = forWaiters;
     }
     const room = this.o.max - this.size - this.creating - this.destroying;
@@ -1088,6 +810,7 @@ export class Pool<T> {
       this.createAborts.delete(ac);
       this.createFailed(err);
     }, this.o.createTimeoutMs);
+    timer.unref();
     let p: Promise<T>;
     try {
       p = Promise.resolve(
@@ -1141,6 +864,7 @@ export class Pool<T> {
     this.size++;
     this.created++;
     this.watch(slot);
+    this.tracker.created();
     if (this.subject.observed) this.emit({ type: 'create', pool: this.name });
     this.recycle(slot);
     if (this.readyWaiters.size > 0 && this.size >= o.min) for (const r of [...this.readyWaiters]) r.resolve();
@@ -1185,9 +909,14 @@ export class Pool<T> {
   private watch(slot: Slot<T>): void {
     const onBroken = (err: unknown): void => {
       if (slot.state === GONE) return;
-      this.logger.warn(PoolMessages.brokenIdle(this.name, err));
-      if (slot.state === IDLE) void this.retire(slot, 'broken');
-      else slot.broken = true;
+      if (slot.state === IDLE) {
+        void this.retire(slot, 'broken');
+        this.logger.warn(PoolMessages.brokenIdle(this.name, err));
+      } else if (!slot.broken) {
+        // Leased or being prepared: it goes when it comes back, and is only said to be removed then.
+        slot.broken = true;
+        this.logger.warn(PoolMessages.brokenLeased(this.name, err));
+      }
     };
     if (this.factory.watch !== undefined) {
       const unwatch = this.factory.watch(slot.resource, onBroken);
@@ -1202,12 +931,11 @@ export class Pool<T> {
   private retire(slot: Slot<T>, reason: DestroyReason): Promise<void> {
     // Idempotent: close() force-retires busy slots, and the hook that was running on one may finish
     // later and try to retire it again.
-    if (slot.state === GONE) return Promise.resolve();
     if (slot.state === IDLE) {
       const i = this.idle.indexOf(slot);
       if (i >= 0) this.idle.splice(i, 1);
     }
-    slot.state = GONE;
+    if (!slot.retire()) return Promise.resolve();
     this.slots.delete(slot.resource);
     this.size--;
     this.destroyed++;
@@ -1218,14 +946,15 @@ export class Pool<T> {
         // an unwatch that throws must not stop the destroy
       }
     }
+    this.tracker.destroyed(reason);
     if (this.subject.observed) this.emit({ type: 'destroy', pool: this.name, reason });
     this.destroying++;
     const p = this.runDestroy(slot.resource).then(() => {
       this.destroying--;
-      this.ensureCapacity();
+      this.dispatch();
     });
     this.trackDestroy(p);
-    this.ensureCapacity();
+    this.dispatch();
     if (this.drained !== undefined && this.size === this.idle.length) this.drained();
     return p;
   }
@@ -1276,94 +1005,72 @@ export class Pool<T> {
     if (this.closed) return;
     const o = this.o;
     if (this.idle.length > 0 && (o.idleTimeoutMs > 0 || o.maxLifetimeMs > 0)) {
-      let excess = this.size - o.min;
-      const victims: [Slot<T>, DestroyReason][] = [];
-      // Bottom of the LIFO stack = idle longest.
-      for (const s of this.idle) {
-        if (s.expiresAt <= now) victims.push([s, 'lifetime']);
-        else if (excess > 0 && o.idleTimeoutMs > 0 && now - s.lastReturnedAt >= o.idleTimeoutMs) {
-          victims.push([s, 'idle']);
-          excess--;
-        }
-      }
+      const victims = findEvictions(this.idle, this.size - o.min, o.idleTimeoutMs, now);
       for (const [s, reason] of victims) void this.retire(s, reason);
     }
     if (o.leakDetectionMs > 0) {
-      for (const s of this.slots.values()) {
-        if (s.state === LEASED && !s.leakReported && now - s.acquiredAt >= o.leakDetectionMs) {
-          s.leakReported = true;
-          this.leaksDetected++;
-          const heldMs = Math.round(now - s.acquiredAt);
-          const stack = (s.stack?.stack ?? '').split('\n').slice(1).join('\n');
-          this.logger.warn(PoolMessages.leak(this.name, heldMs, s.org, stack));
-          if (this.subject.observed) {
-            this.emit({ type: 'leak', pool: this.name, organisationId: s.org, heldMs, stack });
-          }
+      const { overdue, newLeaks } = scanLeases(this.slots.values(), o.leakDetectionMs, now);
+      for (const s of newLeaks) {
+        this.leaksDetected++;
+        const heldMs = Math.round(now - s.acquiredAt);
+        const stack = (s.stack?.stack ?? '').split('\n').slice(1).join('\n');
+        this.logger.warn(PoolMessages.leak(this.name, heldMs, s.org, stack));
+        if (this.subject.observed) {
+          this.emit({ type: 'leak', pool: this.name, organisationId: s.org, heldMs, stack });
         }
       }
+      this.overdueLeases = overdue;
     }
     this.trend.add(now, (this.size - this.idle.length) / o.max);
-    if (now - this.lastSampleAt > o.health.windowMs) {
-      // Percentiles describe the recent window: forget samples from before a quiet spell.
-      this.waitSamples.clear();
-      this.holdSamples.clear();
+    if (this.tenants.size > 0 && this.waitSamples.countSince(now - o.health.windowMs) === 0) {
+      // Per-tenant p99s are count-based: forget them after a quiet window, like the pool's own.
       for (const r of this.tenants.values()) r.waits?.clear();
     }
-    this.ensureCapacity();
+    this.dispatch();
     this.evaluateHealth();
   };
 
+  /** Detects a transition (called where state changes and on the tick): logs it and emits it. */
   private evaluateHealth(): PoolHealth {
-    const h = this.computeHealth();
+    const now = performance.now();
+    let h = this.computeHealth(now);
+    if (h.state === 'UNHEALTHY') {
+      if (this.unhealthySince < 0) {
+        this.unhealthySince = now;
+        h = this.computeHealth(now);
+      }
+    } else {
+      this.unhealthySince = -1;
+    }
     if (h.state !== this.healthState) {
       const from = this.healthState;
       this.healthState = h.state;
       const line = PoolMessages.healthChanged(this.name, from, h.state, h.reasons);
-      if (h.state === 'HEALTHY') this.logger.log(line);
+      // A graceful close is not a health alert.
+      if (h.state === 'HEALTHY' || this.closed) this.logger.log(line);
       else this.logger.warn(line);
       if (this.subject.observed) this.emit({ type: 'health', pool: this.name, from, to: h.state, health: h });
     }
     return h;
   }
 
-  private computeHealth(): PoolHealth {
+  private computeHealth(now: number): PoolHealth {
     const t = this.o.health;
-    const utilization = (this.size - this.idle.length) / this.o.max;
-    const reasons: string[] = [];
-    let unhealthy = false;
-    let degraded = false;
-    if (this.closed) {
-      unhealthy = true;
-      reasons.push(PoolMessages.reasonClosed());
-    }
-    if (utilization >= t.unhealthyUtilization) {
-      unhealthy = true;
-      reasons.push(PoolMessages.reasonUtilization(utilization, t.unhealthyUtilization));
-    } else if (utilization >= t.degradedUtilization) {
-      degraded = true;
-      reasons.push(PoolMessages.reasonUtilization(utilization, t.degradedUtilization));
-    }
-    if (t.unhealthyTimeouts > 0) {
-      const since = performance.now() - t.windowMs;
-      let n = 0;
-      for (const at of this.recentTimeouts) if (at >= since) n++;
-      if (n >= t.unhealthyTimeouts) {
-        unhealthy = true;
-        reasons.push(PoolMessages.reasonTimeouts(n, t.windowMs));
-      }
-    }
-    if (this.consecutiveFailures >= t.unhealthyCreateFailures) {
-      unhealthy = true;
-      reasons.push(PoolMessages.reasonCreateFailures(this.consecutiveFailures));
-    }
-    if (t.degradedWaitP99Ms !== Infinity && this.waitSamples.count > 0) {
-      const p99 = this.waitSamples.percentiles([0.99])[0];
-      if (p99 > t.degradedWaitP99Ms) {
-        degraded = true;
-        reasons.push(PoolMessages.reasonWaitP99(p99, t.degradedWaitP99Ms));
-      }
-    }
-    return { state: unhealthy ? 'UNHEALTHY' : degraded ? 'DEGRADED' : 'HEALTHY', utilization, reasons };
+    const since = now - t.windowMs;
+    let timeoutsInWindow = 0;
+    if (t.unhealthyTimeouts > 0) for (const at of this.recentTimeouts) if (at >= since) timeoutsInWindow++;
+    return evaluateHealth(
+      {
+        closed: this.closed,
+        utilization: (this.size - this.idle.length) / this.o.max,
+        timeoutsInWindow,
+        consecutiveCreateFailures: this.consecutiveFailures,
+        waitP99Ms: t.degradedWaitP99Ms === Infinity ? 0 : this.waitSamples.percentiles([0.99], since)[0],
+        overdueLeases: this.overdueLeases,
+        unhealthyForMs: this.unhealthySince < 0 ? 0 : now - this.unhealthySince,
+      },
+      t,
+    );
   }
 
   private async shutdown(): Promise<void> {
@@ -1373,9 +1080,9 @@ export class Pool<T> {
     }
     for (const r of [...this.readyWaiters]) r.reject(PoolClosedError.create(this.name));
     // 1. stop lending (closed = true), 2. reject every waiter.
-    while (this.dlHead !== null) {
-      const w = this.dlHead;
-      this.settleWaiter(w);
+    while (this.q.dlHead !== null) {
+      const w = this.q.dlHead;
+      this.q.settle(w);
       w.reject(PoolClosedError.create(this.name, true));
     }
     for (const ac of this.createAborts) ac.abort(PoolClosedError.create(this.name));
@@ -1416,7 +1123,7 @@ export class Pool<T> {
       total: this.size,
       inUse: this.size - this.idle.length,
       idle: this.idle.length,
-      waiting: this.pending,
+      waiting: this.q.pending,
     };
   }
 
@@ -1424,17 +1131,27 @@ export class Pool<T> {
     this.subject.next(event);
   }
 
-  /** Keeps per-tenant stats bounded: drops the least recently seen tenants with nothing in flight. */
+  /**
+   * Keeps per-tenant stats bounded with a CLOCK sweep in insertion order: a quiet record (nothing
+   * held or waiting) not seen since the last sweep is dropped; one seen since gets a second chance
+   * and moves to the end. Amortised O(1) per new tenant, with no sort.
+   */
   private evictTenants(keep: TenantRecord<T>): void {
     const target = Math.floor(this.o.maxTrackedTenants * 0.9);
-    const quiet = [...this.tenants.values()].filter(
-      (r) => r !== keep && r.held === 0 && r.size === 0 && !r.inRing,
-    );
-    quiet.sort((a, b) => a.lastSeen - b.lastSeen);
-    for (const r of quiet) {
-      if (this.tenants.size <= target) break;
-      this.tenants.delete(r.id!);
-      if (r === this.lastRec) this.lastRec = null;
+    const sweptAt = this.lastTenantSweep;
+    this.lastTenantSweep = this.clock;
+    let budget = this.tenants.size;
+    for (const r of this.tenants.values()) {
+      if (this.tenants.size <= target || budget-- === 0) break;
+      if (r === keep) continue;
+      if (r.held === 0 && r.size === 0 && !r.inRing && r.lastSeen <= sweptAt) {
+        this.tenants.delete(r.id!);
+        if (r === this.lastRec) this.lastRec = null;
+      } else {
+        // Second chance: to the end of the insertion order.
+        this.tenants.delete(r.id!);
+        this.tenants.set(r.id!, r);
+      }
     }
   }
 }

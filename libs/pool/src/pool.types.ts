@@ -27,6 +27,12 @@ export interface ResourceFactory<T> {
    * crashes the process.
    */
   watch?(resource: T, onBroken: (err: unknown) => void): (() => void) | void;
+  /**
+   * The default classification `use()` applies when `fn` throws and the call passes no `isBroken`:
+   * true means the resource is destroyed instead of reused (`pgClientFactory`: connection-level
+   * failures are broken, SQL errors are not).
+   */
+  isBroken?(err: unknown): boolean;
 }
 
 /** Binds a resource's session to a tenant on acquire and resets it on release. */
@@ -74,8 +80,16 @@ export interface PoolHealthThresholds {
   unhealthyTimeouts?: number;
   /** UNHEALTHY after this many consecutive create failures. @default 3 */
   unhealthyCreateFailures?: number;
-  /** The recent window used by the wait and timeout rules. @default 60000 */
+  /**
+   * The time window of every health signal (timeouts, acquire-wait p99): samples older than this
+   * are ignored, so the state returns to HEALTHY within one window once load stops. @default 10000
+   */
   windowMs?: number;
+  /**
+   * `failing` (what `PoolHealthIndicator` reports as down) turns true when the pool has been
+   * UNHEALTHY for this long without a break, even with no timeout or create failure. @default 30000
+   */
+  failingAfterMs?: number;
 }
 
 export interface PoolOptions<T> {
@@ -118,8 +132,37 @@ export interface PoolOptions<T> {
   maxPerTenant?: number;
   /** Upper bound of tenants tracked in per-tenant stats (least recently seen are dropped). @default 1000 */
   maxTrackedTenants?: number;
+  /**
+   * Receives acquire waits, hold times, timeouts, creates and destroys (HikariCP's `IMetricsTracker`).
+   * Off by default: then the hot path pays nothing. `ReservoirMetricsCollector` attaches its own
+   * with `pool.setMetricsTracker()`. Without one, a shared no-op is used.
+   */
+  metricsTracker?: PoolMetricsTracker;
   /** Logger for leaks, health transitions and factory errors. Defaults to Nest's `Logger` named `Pool(<name>)`. */
   logger?: PoolLogger;
+}
+
+/** Why a resource was destroyed. */
+export type PoolDestroyReason =
+  'idle' | 'lifetime' | 'broken' | 'validation' | 'explicit' | 'close' | 'unbind-failed';
+
+/**
+ * A metrics seam off the hot path (HikariCP's `IMetricsTracker`): the pool calls it directly, with
+ * no event objects and no subscription. Every lease is reported, but wait and hold times are
+ * measured only for sampled leases (every lease until 64 samples sit in the window, then a random
+ * 1 in about 8), so the clock is read only for those; unsampled leases report -1. Methods must not
+ * throw and should return quickly.
+ *
+ * @publicApi
+ */
+export interface PoolMetricsTracker {
+  /** A lease began; `waitMs` is 0 for an acquire served at once, -1 when this lease was not sampled. */
+  acquired(waitMs: number, organisationId: string | undefined): void;
+  /** A lease ended after `holdMs`, or -1 when this lease was not sampled. */
+  released(holdMs: number, organisationId: string | undefined): void;
+  timeout(organisationId: string | undefined): void;
+  created(): void;
+  destroyed(reason: PoolDestroyReason): void;
 }
 
 export interface PoolLogger {
@@ -138,7 +181,11 @@ export interface AcquireOptions {
 }
 
 export interface UseOptions extends AcquireOptions {
-  /** Return true when the error thrown by `fn` means the resource is broken (destroyed, not released). Default: any throw destroys when a tenantBinding is set, otherwise never. */
+  /**
+   * Return true when the error thrown by `fn` means the resource is broken (destroyed, not
+   * released). Default: the factory's `isBroken` when it has one; and any throw destroys when a
+   * tenantBinding is set (the session may be mid-transaction).
+   */
   isBroken?: (err: unknown) => boolean;
 }
 
@@ -154,6 +201,12 @@ export interface PoolHealth {
   state: PoolHealthState;
   utilization: number;
   reasons: string[];
+  /**
+   * Whether this instance is failing its callers: closed, acquire timeouts or create failures past
+   * their thresholds within the window, or UNHEALTHY for `failingAfterMs`. A readiness probe should
+   * act on this, not on `state` (a saturated pool that serves everyone in time is UNHEALTHY).
+   */
+  failing: boolean;
 }
 
 export interface Percentiles {
@@ -175,6 +228,8 @@ export type PoolOccupancy = Pick<PoolStats, 'utilization' | 'size' | 'idle' | 'i
 
 export interface PoolStats {
   name: string;
+  /** Leases held longer than `leakDetectionMs` at the last maintenance tick (0 when leak detection is off). */
+  overdueLeases: number;
   min: number;
   max: number;
   size: number;
@@ -211,11 +266,7 @@ export interface PoolStats {
 export type PoolEvent =
   | { type: 'create'; pool: string }
   | { type: 'create-error'; pool: string; error: unknown; consecutive: number }
-  | {
-      type: 'destroy';
-      pool: string;
-      reason: 'idle' | 'lifetime' | 'broken' | 'validation' | 'explicit' | 'close' | 'unbind-failed';
-    }
+  | { type: 'destroy'; pool: string; reason: PoolDestroyReason }
   | { type: 'acquire'; pool: string; organisationId?: string; waitMs: number }
   | { type: 'release'; pool: string; organisationId?: string; holdMs: number }
   | { type: 'timeout'; pool: string; organisationId?: string; timeoutMs: number }
