@@ -33,3 +33,13 @@ export {
   type PoolHealthCheckOptions,
   type PoolHealthDetails,
 } from './pool.health-indicator';
+// Auto-sizing (opt-in)
+export { AutoSizeOptions } from './autosize/autosize.options';
+export {
+  AutoSizeController,
+  type AutoSizeDecision,
+  type AutoSizeReason,
+  type AutoSizeSignals,
+  type SizingAdvice,
+} from './autosize/autosize.controller';
+export { isTooManyConnectionsError } from './autosize/autosize.window';
