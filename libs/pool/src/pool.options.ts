@@ -286,7 +286,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     metricsTracker = o.metricsTracker;
   }
 
-  const autoSize = resolveAutoSizeOptions(c, o.autoSize, min, max);
+  const autoSize = resolveAutoSizeOptions(c, pick(o.autoSize, d.autoSize), min, max);
 
   return {
     name,
