@@ -324,7 +324,8 @@ describe('AutoSizeOptions defaults', () => {
     for (let m = re.exec(src); m !== null; m = re.exec(src), n++) {
       const [, doc, key, init] = m;
       expect(`${key}=${String(defaults[key])}`).toBe(`${key}=${init.replace(/_/g, '')}`);
-      if (init !== 'undefined') expect(`${key}=${doc.replace(/_/g, '')}`).toBe(`${key}=${init.replace(/_/g, '')}`);
+      if (init !== 'undefined')
+        expect(`${key}=${doc.replace(/_/g, '')}`).toBe(`${key}=${init.replace(/_/g, '')}`);
     }
     expect(n).toBe(Object.keys(defaults).length);
   });

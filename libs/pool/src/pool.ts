@@ -1494,7 +1494,8 @@ export class Pool<T> {
       let excess = this.size - d.limit;
       while (excess-- > 0 && this.idle.length > 0) void this.retire(this.idle[0], 'idle');
     }
-    if (this.subject.observed) this.emit({ type: 'resize', pool: this.name, from, to: d.limit, reason: d.reason });
+    if (this.subject.observed)
+      this.emit({ type: 'resize', pool: this.name, from, to: d.limit, reason: d.reason });
   }
 
   /** Detects a transition (called where state changes and on the tick): logs it and emits it. */
