@@ -81,23 +81,15 @@ describe('AutoSizeController', () => {
     for (let i = 0; i < 5; i++) expect(c.step(busy)).toMatchObject({ limit: 16, reason: 'cooldown' });
   });
 
-  it('backs off on timeouts, down to min when congested but not below L on a healthy hold time', () => {
-    const healthy = controller({ initialLimit: 40 });
-    healthy.step(win({ arrivals: 2000 })); // baseline 20 ms; 1000/s × 20 ms = L 20
-    expect(healthy.step(win({ timeouts: 3, arrivals: 2000 }))).toMatchObject({
-      limit: 32,
-      reason: 'timeout',
-    });
-    expect(healthy.step(win({ timeouts: 3, arrivals: 2000 }))).toMatchObject({ limit: 25 });
-    expect(healthy.step(win({ timeouts: 3, arrivals: 2000 }))).toMatchObject({ limit: 20 });
-    expect(healthy.step(win({ timeouts: 3, arrivals: 2000 }))).toMatchObject({ limit: 20 });
-
-    const slow = controller({ initialLimit: 40, min: 2 });
-    slow.step(win({ arrivals: 2000 }));
-    let limit = 40;
-    for (let i = 0; i < 30; i++)
-      limit = slow.step(win({ timeouts: 3, holdP50Ms: 200, arrivals: 2000 })).limit;
-    expect(limit).toBe(2);
+  it('backs off on timeouts once per cooldown, not below L at the baseline hold time', () => {
+    const c = controller({ initialLimit: 40, cooldownWindows: 2, baselineDrift: 0 });
+    c.step(win({ arrivals: 2000 })); // baseline 20 ms; 1000/s × 20 ms = L 20
+    const limits: number[] = [];
+    for (let i = 0; i < 12; i++)
+      limits.push(c.step(win({ timeouts: 3, holdP50Ms: 60, arrivals: 2000 })).limit);
+    // 40 → 32 (cut), two cooldown windows, → 25, cooldown, → 20 = L, then held there.
+    expect(limits).toEqual([32, 32, 32, 25, 25, 25, 20, 20, 20, 20, 20, 20]);
+    expect(c.reason).toBe('cooldown');
   });
 
   it('decays toward the peak use of a quiet period, smoothly, then stays put', () => {

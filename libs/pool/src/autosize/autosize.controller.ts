@@ -160,7 +160,10 @@ export class AutoSizeController {
     const demand = s.waiters > 0 || s.waitP95Ms > o.demandWaitP95Ms;
     const little = this.littleSize();
 
-    if (s.tooManyConnections > 0 || s.createFailures > 0 || s.timeouts > 0) {
+    // Callers queued before a cut keep timing out for a while after it: like TCP, cut at most once
+    // per cooldown for timeouts (create failures are the database's own answer, each one counts).
+    const timeoutsCut = s.timeouts > 0 && this.cooldown === 0;
+    if (s.tooManyConnections > 0 || s.createFailures > 0 || timeoutsCut) {
       // The database refused or callers gave up: cut now, not smoothed, then pause growth.
       let cut = Math.floor(this.limitNow * o.backoffFactor);
       let reason: AutoSizeReason = 'timeout';
@@ -170,9 +173,9 @@ export class AutoSizeController {
         if (s.size > 0) cut = Math.min(cut, Math.floor(s.size * o.backoffFactor));
       } else if (s.createFailures > 0) {
         reason = 'create-failure';
-      } else if (!congested) {
-        // Timeouts at a healthy hold time mean demand above the limit, not a struggling database:
-        // back off, but not below what Little's law says the measured load needs.
+      } else {
+        // Back off, but not below what Little's law says the measured load needs at the healthy
+        // hold time: below that the pool itself becomes the bottleneck.
         const l = this.concurrency();
         if (l !== undefined) cut = Math.max(cut, Math.min(this.limitNow, Math.ceil(l)));
       }
@@ -182,6 +185,16 @@ export class AutoSizeController {
       this.demandStreak = 0;
       this.quietWindows = 0;
       return { from, limit: this.limitNow, target: this.targetNow, reason };
+    }
+
+    if (s.timeouts > 0) {
+      // Timeouts inside the cooldown: no second cut, and certainly no growth.
+      this.cooldown = Math.max(0, this.cooldown - 1);
+      this.demandStreak = 0;
+      this.quietWindows = 0;
+      this.targetNow = this.limitNow;
+      this.reasonNow = 'cooldown';
+      return { from, limit: this.limitNow, target: this.targetNow, reason: 'cooldown' };
     }
 
     if (congested) {
