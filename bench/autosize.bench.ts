@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Pool, silentPoolLogger } from '@reservoir/pool';
+import { Pool, silentPoolLogger, type AutoSizeOptions } from '@reservoir/pool';
 import { VirtualClock } from './autosize/virtual-clock';
 import { Arrivals, SimDatabase, type DbModel } from './autosize/model';
 import { chart, type Series } from './autosize/svg';
@@ -18,6 +18,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice(7);
 const plots = !args.includes('--no-plots');
+/** --auto='{"littleSafety":4}' passes AutoSizeOptions to the autoSize runs (for tuning). */
+const autoOptions = JSON.parse(args.find((a) => a.startsWith('--auto='))?.slice(7) ?? 'true') as
+  true | AutoSizeOptions;
 const SEED = 12;
 const ACQUIRE_TIMEOUT_MS = 5000;
 const FIXED_MAX = 100;
@@ -128,7 +131,7 @@ async function run(sc: Scenario, config: Config): Promise<Result> {
       idleTimeoutMs: 60_000,
       maxLifetimeMs: 0,
       logger: silentPoolLogger,
-      autoSize: config.auto ? true : undefined,
+      autoSize: config.auto ? autoOptions : undefined,
     });
     const arrivals = new Arrivals(SEED + 1, sc.rate, sc.peakRate);
     const waits: number[] = [];
@@ -246,7 +249,7 @@ async function main(): Promise<void> {
     }
     if (sc.name === 'steady') {
       notes.push(
-        `steady: autoSize holds ${f(auto.meanConnections / best.meanConnections, 2)}x the connections of the best fixed size (target <= 1.3x) at ${f(auto.p99 / Math.max(best.p99, 1e-9), 2)}x its p99 wait (target <= 1.1x); ${f(auto.steadyAdjustmentsPerMin, 2)} adjustments/min at steady state (target <= 2).`,
+        `steady: autoSize holds ${f(auto.meanConnections / best.meanConnections, 2)}x the connections of the best fixed size (target <= 1.3x) at a p99 wait of ${f(auto.p99, 2)} ms against its ${f(best.p99, 2)} ms (target <= 1.1x); ${f(auto.steadyAdjustmentsPerMin, 2)} adjustments/min at steady state (target <= 2).`,
       );
     }
     if (auto.watchRise !== undefined) {

@@ -58,7 +58,8 @@ export class VirtualClock {
     this.saved.dateNow = Date.now;
     this.saved.random = Math.random;
     const add = (cb: Callback, ms: number | undefined, args: unknown[], every: boolean): FakeTimer => {
-      const d = Math.max(1, Number(ms) || 0);
+      // Sub-millisecond delays are kept (Node would round them up to 1 ms) so seeded arrivals keep their rate.
+      const d = Math.max(0.001, Number(ms) || 0);
       const t = new FakeTimer(++this.seq, this.now + d, cb, args, every ? d : undefined);
       this.push(t);
       return t;

@@ -333,7 +333,7 @@ describe('AutoSizeOptions defaults', () => {
   it('autoSize: true applies them, with the limit starting at max', async () => {
     const pool = new Pool({ factory, max: 7, autoSize: true });
     expect(pool.stats().autoSize).toEqual({ limit: 7, target: 7, reason: 'initial', adjustments: 0 });
-    expect(pool.stats().sizing).toMatchObject({ recommended: null, windowMs: 2000, littleSafety: 2 });
+    expect(pool.stats().sizing).toMatchObject({ recommended: null, windowMs: 1000, littleSafety: 4 });
     await pool.close();
     const off = new Pool({ factory, autoSize: false });
     expect(off.stats().autoSize).toBeUndefined();

@@ -26,7 +26,7 @@ function win(over: Partial<AutoSizeSignals> = {}): AutoSizeSignals {
 describe('AutoSizeController', () => {
   it('grows only after growAfterWindows demand windows in a row, by at most √limit per window', () => {
     // Heavy arrivals so Little's law does not cap: 5000/s × 20 ms = L 100.
-    const c = controller({ initialLimit: 9 });
+    const c = controller({ initialLimit: 9, growAfterWindows: 3 });
     const busy = win({ waiters: 30, inUsePeak: 9, arrivals: 10_000 });
     expect(c.step(busy)).toMatchObject({ limit: 9, reason: 'hysteresis' });
     expect(c.step(busy)).toMatchObject({ limit: 9, reason: 'hysteresis' });
@@ -38,14 +38,16 @@ describe('AutoSizeController', () => {
     expect(c.adjustments).toBe(2);
   });
 
-  it('caps growth at the Little-law size on the baseline hold time (L + 2√L)', () => {
+  it('caps growth at the Little-law size on the baseline hold time (L + k√L)', () => {
     // 400/s × 20 ms = 8 leases needed on average; ceil(8 + 2·√8) = 14.
-    const c = controller({ initialLimit: 4, growAfterWindows: 1 });
+    const c = controller({ initialLimit: 4, growAfterWindows: 1, littleSafety: 2 });
     const limits: number[] = [];
     for (let i = 0; i < 20; i++)
-      limits.push(c.step(win({ waiters: 50, inUsePeak: 40, arrivals: 800 })).limit);
+      limits.push(c.step(win({ waitP95Ms: 500, inUsePeak: 40, arrivals: 800 })).limit);
     expect(Math.max(...limits)).toBe(14);
     expect(c.reason).toBe('little-cap');
+    // A backlog raises the cap by what draining it within one window takes: 500 waiters × 20 ms / 2 s = +5.
+    expect(c.step(win({ waiters: 500, inUsePeak: 14, arrivals: 800 })).target).toBe(19);
     expect(c.advice()).toMatchObject({
       recommended: 14,
       arrivalRatePerSec: 400,
@@ -93,7 +95,7 @@ describe('AutoSizeController', () => {
   });
 
   it('decays toward the peak use of a quiet period, smoothly, then stays put', () => {
-    const c = controller({ initialLimit: 40 }); // decay after 30 s = 15 windows of 2 s
+    const c = controller({ initialLimit: 40, windowMs: 2000 }); // decay after 30 s = 15 windows of 2 s
     const limits: number[] = [];
     for (let i = 0; i < 40; i++) limits.push(c.step(win({ inUsePeak: i === 3 ? 7 : 5 })).limit);
     expect(limits.slice(0, 14).every((l) => l === 40)).toBe(true);

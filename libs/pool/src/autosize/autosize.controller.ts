@@ -158,7 +158,14 @@ export class AutoSizeController {
     while (this.peaks.length > keep) this.peaks.shift();
 
     const demand = s.waiters > 0 || s.waitP95Ms > o.demandWaitP95Ms;
-    const little = this.littleSize();
+    // Little's law on the baseline hold time, for the arrivals plus the backlog: draining W waiters
+    // within one window needs W·baseline/window more leases. Both terms use the BASELINE hold, so a
+    // slower database never raises this cap.
+    const l = this.littleSize();
+    const little =
+      l === undefined || s.durationMs <= 0
+        ? undefined
+        : l + Math.ceil((s.waiters * this.baseline!) / s.durationMs);
 
     // Callers queued before a cut keep timing out for a while after it: like TCP, cut at most once
     // per cooldown for timeouts (create failures are the database's own answer, each one counts).
@@ -234,8 +241,11 @@ export class AutoSizeController {
     this.demandStreak = 0;
     this.quietWindows++;
     if (this.cooldown > 0) this.cooldown--;
+    // Toward the peak use of the quiet period, but no higher than the Little's-law size: a burst
+    // peak in a Poisson stream is rarely needed again, the square-root staffing margin covers it.
     const peak = Math.max(...this.peaks);
-    this.targetNow = Math.min(this.limitNow, Math.max(this.floor, peak));
+    const cap = l === undefined ? peak : Math.min(peak, l);
+    this.targetNow = Math.min(this.limitNow, Math.max(this.floor, cap));
     if (this.quietWindows * o.windowMs >= o.decayAfterMs && this.limitNow > this.targetNow) {
       const gap = this.limitNow - this.targetNow;
       this.set(this.limitNow - Math.max(1, Math.ceil(gap * o.decayFactor)), 'decay');

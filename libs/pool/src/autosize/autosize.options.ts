@@ -13,14 +13,14 @@ import { MAX_TIMER_MS } from '../pool.defaults';
  * @publicApi
  */
 export class AutoSizeOptions {
-  /** Length of one controller window: signals are collected per window and the limit moves at most once per window. @default 2000 */
-  windowMs?: number = 2000;
+  /** Length of one controller window: signals are collected per window and the limit moves at most once per window. @default 1000 */
+  windowMs?: number = 1000;
   /** The limit the pool starts with, between `min` and `max`. Undefined means `max`: the pool starts like a fixed pool and decays toward observed peak use. @default undefined (= max) */
   initialLimit?: number = undefined;
   /** A window shows demand when callers are still waiting at its end, or its acquire-wait p95 exceeds this many ms. @default 20 */
   demandWaitP95Ms?: number = 20;
-  /** Consecutive demand windows needed before the limit grows (hysteresis). @default 3 */
-  growAfterWindows?: number = 3;
+  /** Consecutive demand windows needed before the limit grows (hysteresis). @default 2 */
+  growAfterWindows?: number = 2;
   /** A window is congested when its median hold time exceeds the healthy baseline by this ratio; a congested pool never grows. @default 1.5 */
   congestionRatio?: number = 1.5;
   /** Weight of a new, lower hold-time median in the baseline (the baseline falls quickly). @default 0.2 */
@@ -33,8 +33,8 @@ export class AutoSizeOptions {
   backoffFactor?: number = 0.8;
   /** Windows after a back-off during which the limit does not grow. @default 5 */
   cooldownWindows?: number = 5;
-  /** Square-root staffing margin: the Little's-law size is L + littleSafety·√L, with L = arrival rate × baseline hold time. @default 2 */
-  littleSafety?: number = 2;
+  /** Square-root staffing margin: the Little's-law size is L + littleSafety·√L, with L = arrival rate × baseline hold time. @default 4 */
+  littleSafety?: number = 4;
   /** Windows without demand before the limit decays toward the observed peak use of that period. @default 30000 */
   decayAfterMs?: number = 30_000;
   /** Fraction of the gap between limit and peak use closed per window while decaying (smoothing). @default 0.25 */

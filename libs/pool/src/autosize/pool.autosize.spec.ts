@@ -80,9 +80,9 @@ describe('Pool with autoSize', () => {
 
   it('reports a Little-law recommendation with the numbers it used, with autoSize off', async () => {
     const { pool } = newPool(undefined, 20);
-    // One default sizing window (2 s) must close while the load runs.
-    const until = Date.now() + 2200;
-    // About 4 concurrent workers each holding ~10 ms: L ≈ 4.
+    // A default sizing window (1 s) must close while the load runs.
+    const until = Date.now() + 1300;
+    // 4 workers each holding ~10 ms: L ≈ 4.
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         while (Date.now() < until) await pool.use(() => sleep(10));
@@ -94,7 +94,8 @@ describe('Pool with autoSize', () => {
     expect(z.baselineHoldMs).toBeGreaterThanOrEqual(9);
     expect(z.arrivalRatePerSec).toBeGreaterThan(0);
     expect(z.concurrency).toBeCloseTo((z.arrivalRatePerSec / 1000) * z.baselineHoldMs!, 6);
-    expect(z.recommended).toBe(Math.ceil(z.concurrency! + 2 * Math.sqrt(z.concurrency!)));
+    expect(z.littleSafety).toBe(4);
+    expect(z.recommended).toBe(Math.ceil(z.concurrency! + 4 * Math.sqrt(z.concurrency!)));
     await pool.close();
   });
 });
