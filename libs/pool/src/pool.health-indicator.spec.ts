@@ -31,6 +31,7 @@ describe('PoolHealthIndicator (real Terminus HealthCheckService)', () => {
           factory: { create: async () => ({ id: ++n }), destroy: () => undefined },
           max: 10,
           acquireTimeoutMs: 1000,
+          health: { windowMs: 300 },
         }),
       ],
       providers: [PoolHealthIndicator],
@@ -83,8 +84,16 @@ describe('PoolHealthIndicator (real Terminus HealthCheckService)', () => {
     expect((result.details.pool as unknown as { reasons: string[] }).reasons.length).toBeGreaterThan(0);
   });
 
-  it('UNHEALTHY at 100 % → down: HealthCheckService throws 503 with the details', async () => {
+  it('UNHEALTHY at 100 % with no timeout is not failing: 200 (degraded), never 503', async () => {
     await holdUntil(10);
+    const result = await check();
+    expect(result.status).toBe(terminusHasDegraded ? 'degraded' : 'ok');
+    expect(result.details.pool).toMatchObject({ state: 'UNHEALTHY', utilization: 1, failing: false });
+  });
+
+  it('UNHEALTHY with an acquire timeout → down: HealthCheckService throws 503 with the details', async () => {
+    await holdUntil(10);
+    await expect(pool.acquire({ timeoutMs: 5 })).rejects.toThrow(/timed out/);
     const err: unknown = await check().then(
       () => undefined,
       (e: unknown) => e,
@@ -95,11 +104,18 @@ describe('PoolHealthIndicator (real Terminus HealthCheckService)', () => {
       error: Record<string, Record<string, unknown>>;
     };
     expect(body.status).toBe('error');
-    expect(body.error.pool).toMatchObject({ status: 'down', state: 'UNHEALTHY', utilization: 1, inUse: 10 });
+    expect(body.error.pool).toMatchObject({
+      status: 'down',
+      state: 'UNHEALTHY',
+      utilization: 1,
+      inUse: 10,
+      failing: true,
+    });
   });
 
-  it('is up again after release', async () => {
+  it('is up again after release once the timeout left the window', async () => {
     await holdUntil(0);
+    await new Promise((r) => setTimeout(r, 320)); // windowMs: 300
     expect((await check()).status).toBe('ok');
   });
 

@@ -26,14 +26,20 @@ export interface PoolHealthDetails extends Record<string, unknown>, PoolOccupanc
   /** inUse / max, rounded to 3 decimals. */
   utilization: number;
   reasons: string[];
+  /** Whether the pool is failing its callers (what decides `down`). */
+  failing: boolean;
 }
 
 /**
- * Maps a pool's `health()` onto Terminus:
- * - `HEALTHY` → `up` (HTTP 200, `"status":"ok"`);
- * - `DEGRADED` → `degraded` on Terminus 12 (HTTP 200, top-level `"status":"degraded"`), and `up`
- *   with `state: 'DEGRADED'` on Terminus 11.1, which has no degraded status;
- * - `UNHEALTHY` (or no such pool) → `down` (HTTP 503).
+ * Maps a pool's `health()` onto Terminus so that a readiness probe acts only when this instance is
+ * failing its callers (`health().failing`):
+ * - `failing` (closed; acquire timeouts or create failures past their thresholds within the
+ *   window; or UNHEALTHY without a break for `health.failingAfterMs`), or no such pool → `down`
+ *   (HTTP 503);
+ * - otherwise `HEALTHY` → `up` (HTTP 200, `"status":"ok"`);
+ * - otherwise `DEGRADED`, or `UNHEALTHY` that is not (yet) failing (a saturated pool still serving
+ *   everyone in time) → `degraded` on Terminus 12 (HTTP 200, top-level `"status":"degraded"`), and
+ *   `up` with the `state` in the details on Terminus 11.1, which has no degraded status.
  *
  * Provide it next to `TerminusModule` in the module that serves `/health`.
  *
@@ -69,6 +75,7 @@ export class PoolHealthIndicator {
         inUse: 0,
         pending: 0,
         max: 0,
+        failing: true,
         reasons: [
           `no pool named ${JSON.stringify(name)} is registered` +
             (known.length ? ` (registered: ${known.join(', ')})` : ''),
@@ -87,7 +94,9 @@ export class PoolHealthIndicator {
       pending: stats.pending,
       max: stats.max,
       reasons: health.reasons,
+      failing: health.failing,
     };
-    return this.terminus.report(key, health.state, details);
+    const grade = health.failing ? 'UNHEALTHY' : health.state === 'UNHEALTHY' ? 'DEGRADED' : health.state;
+    return this.terminus.report(key, grade, details);
   }
 }

@@ -14,6 +14,8 @@ import { Subject, type Observable } from 'rxjs';
 import { SampleWindow, TrendWindow, backoffDelay, withDeadline } from '@reservoir/core';
 import { evaluateHealth } from './pool.health';
 import { TimedSampleWindow } from './pool.samples';
+import { GONE, IDLE, LEASED, Slot } from './pool.slot';
+import { PREPARING, SETTLED, TenantRecord, WAITING, WaitQueue, type Waiter } from './pool.wait-queue';
 import { AutoSizeController } from './autosize/autosize.controller';
 import { autoSizeDefaults } from './autosize/autosize.options';
 import { SizingWindow, type PoolCounterSnapshot } from './autosize/autosize.window';
@@ -57,99 +59,6 @@ const NO_TRACKER: PoolMetricsTracker = {
   destroyed: () => undefined,
 };
 
-// Slot states. Plain numbers rather than a const enum so isolated transpilers (swc) agree.
-const IDLE = 0;
-const LEASED = 1;
-/** Not idle and not with a caller: validating/binding for a waiter, or unbinding after release. */
-const BUSY = 2;
-const GONE = 3;
-
-// Waiter states.
-const WAITING = 0;
-/** Out of its queue: a resource is being validated/bound for it (or it is about to settle). */
-const PREPARING = 1;
-const SETTLED = 2;
-
-/** Per tenant (and one anonymous record): its FIFO of waiters, its cap, its counters. */
-class TenantRecord<T> {
-  head: Waiter<T> | null = null;
-  tail: Waiter<T> | null = null;
-  size = 0;
-  held = 0;
-  rrNext: TenantRecord<T> | null = null;
-  rrPrev: TenantRecord<T> | null = null;
-  inRing = false;
-  acquired = 0;
-  timeouts = 0;
-  waits: SampleWindow | undefined;
-  lastSeen = 0;
-
-  constructor(
-    readonly id: string | undefined,
-    readonly cap: number,
-  ) {}
-}
-
-class Slot<T> {
-  state = IDLE;
-  /** Tenant whose session state the resource carries (tenantBinding only). */
-  boundTenant: string | undefined = undefined;
-  org: string | undefined = undefined;
-  rec: TenantRecord<T> | undefined = undefined;
-  /** Coarse monotonic ms. */
-  acquiredAt = 0;
-  /**
-   * When it last went idle. Precise when the factory validates (validation compares it); otherwise a
-   * coarse stamp that the housekeeper replaces with its first sighting (`idleSeen`), so idle eviction
-   * never acts on a time that may run early.
-   */
-  lastReturnedAt: number;
-  idleSeen = true;
-  /** Bumped on every lease: `use()` only ends the lease it started. */
-  leaseGen = 0;
-  /** Precise start of a sampled lease, or -1. */
-  sampleStart = -1;
-  stack: Error | undefined = undefined;
-  leakReported = false;
-  broken = false;
-  /** Never lent yet: skip validate-on-borrow. */
-  fresh = true;
-  unwatch: (() => void) | undefined = undefined;
-
-  constructor(
-    readonly resource: T,
-    readonly createdAt: number,
-    readonly expiresAt: number,
-  ) {
-    this.lastReturnedAt = createdAt;
-  }
-}
-
-/**
- * A caller waiting for a resource. Reused: a waiter served straight from a release goes back to the
- * pool's free list (nothing refers to it any more), so a saturated pool allocates only the promise.
- */
-class Waiter<T> {
-  state = WAITING;
-  prev: Waiter<T> | null = null;
-  next: Waiter<T> | null = null;
-  tPrev: Waiter<T> | null = null;
-  tNext: Waiter<T> | null = null;
-  /** Whether the waiter is in the deadline list. */
-  timed = false;
-  onAbort: (() => void) | undefined = undefined;
-  deadline = 0;
-  rec: TenantRecord<T> = undefined!;
-  org: string | undefined = undefined;
-  /** Precise to the microtask run (see `Pool.nearNow`). */
-  enqueuedAt = 0;
-  timeoutMs = 0;
-  signal: AbortSignal | undefined = undefined;
-  stack: Error | undefined = undefined;
-  resolve: (resource: T) => void = undefined!;
-  reject: (err: unknown) => void = undefined!;
-}
-
 // One shared executor instead of a closure per waiter: `new Promise(capture)` leaves its resolving
 // functions here, and the caller moves them onto the Waiter straight away (synchronously).
 let capturedResolve: (value: never) => void = () => undefined;
@@ -161,9 +70,6 @@ function capture(resolve: (value: never) => void, reject: (err: unknown) => void
 
 /** Already settled; `.then` on it schedules a callback after the microtasks queued so far. */
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/** Served waiters kept for reuse. */
-const FREE_WAITERS = 64;
 
 function isEmitter(r: unknown): r is {
   on(event: 'error', fn: (err: unknown) => void): unknown;
@@ -208,22 +114,11 @@ export class Pool<T> {
   private readonly tenants = new Map<string, TenantRecord<T>>();
   /** The record `tenantRecord` returned last (always one still in `tenants`). */
   private lastRec: TenantRecord<T> | null = null;
-  /** Set while the deadline list doubles as the only queue (see `enqueue`): the one waiting tenant. */
-  private fifo: TenantRecord<T> | null = null;
-  /** Round-robin cursor into the ring of tenant records that have waiters. */
-  private rr: TenantRecord<T> | null = null;
-  /** All waiters (waiting or preparing) ordered by deadline; one timer serves the head. */
-  private dlHead: Waiter<T> | null = null;
-  private dlTail: Waiter<T> | null = null;
-  /** Served waiters ready for reuse (see `Waiter`); at most FREE_WAITERS. */
-  private readonly freeWaiters: Waiter<T>[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly q: WaitQueue<T>;
 
   private size = 0;
   private creating = 0;
   private destroying = 0;
-  private pending = 0;
 
   private created = 0;
   private destroyed = 0;
@@ -283,6 +178,16 @@ export class Pool<T> {
     this.factory = this.o.factory;
     this.binding = this.o.tenantBinding;
     this.plainLend = this.binding === undefined && this.factory.validate === undefined;
+    this.q = new WaitQueue<T>(
+      {
+        expire: (w, now) => this.expire(w, now),
+        timerFired: (now, expired) => {
+          this.clock = now;
+          if (expired) this.evaluateHealth();
+        },
+      },
+      this.plainLend,
+    );
     this.resolver = this.o.tenantResolver;
     this.logger = this.o.logger ?? defaultPoolLogger(this.name);
     this.events$ = this.subject.asObservable();
@@ -363,11 +268,11 @@ export class Pool<T> {
     }
     const rec = org === undefined ? this.anon : this.tenantRecord(org);
 
-    if (this.pending === 0 && this.idle.length > 0 && rec.held < rec.cap) {
+    if (this.q.pending === 0 && this.idle.length > 0 && rec.held < rec.cap) {
       let slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
       if (slot.expiresAt - this.clock <= this.lifetimeGuardMs) {
         while (this.pastLifetime(slot)) {
-          slot.state = BUSY;
+          slot.reserve();
           void this.retire(slot, 'lifetime');
           if (this.idle.length === 0) return this.acquire(opts);
           slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
@@ -380,22 +285,22 @@ export class Pool<T> {
       }
       const promise = new Promise<T>(capture);
       const w = this.newWaiter(rec, org, timeoutMs, signal);
-      this.linkDeadline(w);
+      this.q.linkDeadline(w);
       this.prepare(slot, w, true);
       return promise;
     }
 
     const maxWaiting = this.o.maxWaiting;
     if (
-      this.pending >= maxWaiting &&
+      this.q.pending >= maxWaiting &&
       this.idle.length === 0 &&
-      this.pending >= maxWaiting + this.headroom()
+      this.q.pending >= maxWaiting + this.headroom()
     ) {
       return Promise.reject(PoolExhaustedError.create(this.name, maxWaiting, this.counts(), org));
     }
     const promise = new Promise<T>(capture);
     const w = this.newWaiter(rec, org, timeoutMs, signal);
-    this.enqueue(rec, w);
+    this.q.enqueue(rec, w);
     if (this.idle.length > 0) this.dispatchIdle();
     // Saturated (the usual reason to wait): no room to create, so skip ensureCapacity's arithmetic.
     else if (this.size + this.creating + this.destroying < this.cap) this.ensureCapacity();
@@ -503,7 +408,7 @@ export class Pool<T> {
       size: this.size,
       idle: this.idle.length,
       inUse,
-      pending: this.pending,
+      pending: this.q.pending,
       creating: this.creating,
       created: this.created,
       destroyed: this.destroyed,
@@ -575,7 +480,7 @@ export class Pool<T> {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Waiter<T> {
-    const w = this.freeWaiters.pop() ?? new Waiter<T>();
+    const w = this.q.take();
     const now = this.nearNow();
     w.state = WAITING;
     w.rec = rec;
@@ -695,7 +600,7 @@ export class Pool<T> {
    * them, then creates start for waiters no idle resource can serve.
    */
   private dispatch(): void {
-    if (this.pending > 0 && this.idle.length > 0) this.dispatchIdle();
+    if (this.q.pending > 0 && this.idle.length > 0) this.dispatchIdle();
     this.ensureCapacity();
   }
 
@@ -714,13 +619,7 @@ export class Pool<T> {
     /** When the caller started waiting (precise clock), or -1 for an immediate acquire. */
     enqueuedAt: number,
   ): void {
-    slot.state = LEASED;
-    slot.leaseGen++;
-    slot.org = org;
-    slot.rec = rec;
-    slot.fresh = false;
-    slot.stack = stack;
-    slot.leakReported = false;
+    slot.lend(rec, org, stack);
     rec.acquired++;
     this.acquired++;
     const inUse = this.size - this.idle.length;
@@ -749,8 +648,7 @@ export class Pool<T> {
   }
 
   private endLease(slot: Slot<T>): void {
-    const rec = slot.rec!;
-    this.hold(rec, -1);
+    this.hold(slot.rec!, -1);
     if (slot.sampleStart >= 0) {
       const now = this.nearNow();
       const holdMs = now - slot.sampleStart;
@@ -767,9 +665,7 @@ export class Pool<T> {
         holdMs: Math.max(0, performance.now() - slot.acquiredAt),
       });
     }
-    slot.rec = undefined;
-    slot.stack = undefined;
-    slot.state = BUSY;
+    slot.endLease();
   }
 
   /** Room for waiters served by creates that can still start (so maxWaiting: 0 still lets a pool grow). */
@@ -777,216 +673,10 @@ export class Pool<T> {
     return Math.max(0, this.cap - this.size - this.destroying);
   }
 
-  // ---------------------------------------------------------------- waiter queues
-
-  /**
-   * Queues a new waiter and links it into the deadline list. While a single tenant (or only
-   * untenanted callers) waits, the pool lends as is (`plainLend`) and every wait arrives in deadline
-   * order, the deadline list *is* that tenant's FIFO and the queue/ring links are skipped (`fifo` mode). The first waiter that
-   * breaks this (another tenant, or an earlier deadline) moves everyone into the tenant queues, once;
-   * the pool returns to `fifo` mode only after the queue has emptied.
-   */
-  private enqueue(rec: TenantRecord<T>, w: Waiter<T>): void {
-    w.state = WAITING;
-    rec.size++;
-    if (this.pending++ === 0 && this.plainLend) this.fifo = rec;
-    const fifo = this.fifo;
-    if (fifo !== null) {
-      const tail = this.dlTail;
-      if (fifo === rec && (tail === null || w.deadline >= tail.deadline)) {
-        // linkDeadline at the tail, which here is also the end of the queue.
-        w.tPrev = tail;
-        w.tNext = null;
-        if (tail === null) this.dlHead = w;
-        else tail.tNext = w;
-        this.dlTail = w;
-        w.timed = true;
-        if (this.timer === undefined || w.deadline < this.timerAt) this.armTimer(w.deadline, w.enqueuedAt);
-        return;
-      }
-      this.leaveFifo();
-    }
-    w.next = null;
-    w.prev = rec.tail;
-    if (rec.tail === null) rec.head = w;
-    else rec.tail.next = w;
-    rec.tail = w;
-    if (!rec.inRing) this.ringInsert(rec);
-    this.linkDeadline(w);
-  }
-
-  /** Leaves `fifo` mode: the deadline list (all waiters of the `fifo` tenant, in order) becomes its queue. */
-  private leaveFifo(): void {
-    const rec = this.fifo!;
-    this.fifo = null;
-    for (let w = this.dlHead; w !== null; w = w.tNext) {
-      if (w.state !== WAITING || w.rec !== rec) continue;
-      w.next = null;
-      w.prev = rec.tail;
-      if (rec.tail === null) rec.head = w;
-      else rec.tail.next = w;
-      rec.tail = w;
-    }
-    if (rec.head !== null && !rec.inRing) this.ringInsert(rec);
-  }
-
-  /** Back to the front of its tenant's queue: a waiter whose resource failed validation/bind. */
-  private requeueFront(w: Waiter<T>): void {
-    if (this.fifo !== null) this.leaveFifo(); // not reached (fifo mode needs plainLend), but safe
-    const rec = w.rec;
-    w.state = WAITING;
-    w.prev = null;
-    w.next = rec.head;
-    if (rec.head === null) rec.tail = w;
-    else rec.head.prev = w;
-    rec.head = w;
-    rec.size++;
-    this.pending++;
-    if (!rec.inRing) {
-      this.ringInsert(rec);
-      this.rr = rec;
-    }
-  }
-
-  /** Takes a waiting `w` out of its queue (it stays in the deadline list until settled). */
-  private dequeue(w: Waiter<T>): void {
-    const rec = w.rec;
-    // Out of the queue: being handed a resource, or about to be settled.
-    w.state = PREPARING;
-    rec.size--;
-    this.pending--;
-    if (this.fifo !== null) return;
-    if (w.prev === null) rec.head = w.next;
-    else w.prev.next = w.next;
-    if (w.next === null) rec.tail = w.prev;
-    else w.next.prev = w.prev;
-    w.prev = w.next = null;
-    if (rec.size === 0) this.ringRemove(rec);
-  }
-
-  /** New tenants join at the end of the current round, i.e. just before the cursor. */
-  private ringInsert(rec: TenantRecord<T>): void {
-    rec.inRing = true;
-    const cur = this.rr;
-    if (cur === null) {
-      rec.rrNext = rec.rrPrev = rec;
-      this.rr = rec;
-      return;
-    }
-    const last = cur.rrPrev!;
-    rec.rrPrev = last;
-    rec.rrNext = cur;
-    last.rrNext = rec;
-    cur.rrPrev = rec;
-  }
-
-  private ringRemove(rec: TenantRecord<T>): void {
-    rec.inRing = false;
-    if (rec.rrNext === rec) {
-      this.rr = null;
-    } else {
-      rec.rrPrev!.rrNext = rec.rrNext;
-      rec.rrNext!.rrPrev = rec.rrPrev;
-      if (this.rr === rec) this.rr = rec.rrNext;
-    }
-    rec.rrNext = rec.rrPrev = null;
-  }
-
-  /** Next waiter by round-robin over tenants, skipping tenants at `maxPerTenant`; dequeued. */
-  private pickWaiter(): Waiter<T> | null {
-    const fifo = this.fifo;
-    if (fifo !== null) {
-      const w = this.dlHead;
-      if (w === null || fifo.held >= fifo.cap) return null;
-      this.dequeue(w);
-      return w;
-    }
-    const start = this.rr;
-    if (start === null) return null;
-    let rec = start;
-    do {
-      if (rec.held < rec.cap) {
-        const next = rec.rrNext!;
-        const w = rec.head!;
-        this.dequeue(w);
-        if (this.rr !== null) this.rr = rec.inRing ? rec.rrNext : next;
-        return w;
-      }
-      rec = rec.rrNext!;
-    } while (rec !== start);
-    return null;
-  }
-
-  private linkDeadline(w: Waiter<T>): void {
-    const d = w.deadline;
-    let after = this.dlTail;
-    while (after !== null && after.deadline > d) after = after.tPrev;
-    w.tPrev = after;
-    if (after === null) {
-      w.tNext = this.dlHead;
-      this.dlHead = w;
-    } else {
-      w.tNext = after.tNext;
-      after.tNext = w;
-    }
-    if (w.tNext === null) this.dlTail = w;
-    else w.tNext.tPrev = w;
-    w.timed = true;
-    if (this.timer === undefined || d < this.timerAt) this.armTimer(d, w.enqueuedAt);
-  }
-
-  private unlinkDeadline(w: Waiter<T>): void {
-    if (!w.timed) return;
-    w.timed = false;
-    if (w.tPrev === null) this.dlHead = w.tNext;
-    else w.tPrev.tNext = w.tNext;
-    if (w.tNext === null) this.dlTail = w.tPrev;
-    else w.tNext.tPrev = w.tPrev;
-    w.tPrev = w.tNext = null;
-    // The timer is left armed for a served head (it re-arms when it fires) unless nobody waits at all,
-    // so a busy pool re-arms about once per timeout rather than once per hand-off.
-    if (this.dlHead === null && this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.timerAt = Infinity;
-    }
-  }
-
-  private armTimer(deadline: number, now: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = deadline;
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(deadline - now)));
-  }
-
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    this.timerAt = Infinity;
-    const now = performance.now();
-    this.clock = now;
-    let expired = false;
-    // setTimeout may fire up to ~1 ms early relative to performance.now(); treat that as due.
-    while (this.dlHead !== null && this.dlHead.deadline <= now + 1) {
-      this.expire(this.dlHead, now);
-      expired = true;
-    }
-    if (this.dlHead !== null) this.armTimer(this.dlHead.deadline, now);
-    if (expired) this.evaluateHealth();
-  };
-
-  private settleWaiter(w: Waiter<T>): void {
-    if (w.state === WAITING) this.dequeue(w);
-    w.state = SETTLED;
-    this.unlinkDeadline(w);
-    if (w.onAbort !== undefined) {
-      w.signal!.removeEventListener('abort', w.onAbort);
-      w.onAbort = undefined;
-    }
-  }
-
   private expire(w: Waiter<T>, now: number): void {
     // Counts first, so `waiting` includes this caller, as HikariCP reports it.
     const counts = this.counts();
-    this.settleWaiter(w);
+    this.q.settle(w);
     this.timeouts++;
     w.rec.timeouts++;
     this.tracker.timeout(w.org);
@@ -1010,7 +700,7 @@ export class Pool<T> {
     if (w.state === SETTLED) return;
     w.onAbort = undefined; // `once` already removed it
     const reason: unknown = w.signal!.reason;
-    this.settleWaiter(w);
+    this.q.settle(w);
     w.reject(reason ?? new Error(PoolMessages.abortedDefault(this.name)));
   }
 
@@ -1027,33 +717,28 @@ export class Pool<T> {
       void this.retire(slot, 'idle');
       return;
     }
-    if (this.pending > 0) {
-      const w = this.pickWaiter();
+    if (this.q.pending > 0) {
+      const w = this.q.pickWaiter();
       if (w !== null) {
         this.handTo(slot, w, false);
-        if (this.pending > 0 && this.idle.length > 0) this.dispatchIdle();
+        if (this.q.pending > 0 && this.idle.length > 0) this.dispatchIdle();
         return;
       }
     }
-    slot.state = IDLE;
-    if (this.factory.validate === undefined) {
-      slot.lastReturnedAt = this.clock;
-      slot.idleSeen = false;
-    } else {
-      slot.lastReturnedAt = performance.now();
-    }
+    if (this.factory.validate === undefined) slot.park(this.clock, false);
+    else slot.park(performance.now(), true);
     this.idle.push(slot);
   }
 
   /** Idle resources while callers wait: only after a tenant dropped below its cap. */
   private dispatchIdle(): void {
-    while (this.idle.length > 0 && this.pending > 0) {
-      const w = this.pickWaiter();
+    while (this.idle.length > 0 && this.q.pending > 0) {
+      const w = this.q.pickWaiter();
       if (w === null) return;
       const slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(w.org);
       if (this.pastLifetime(slot)) {
-        slot.state = BUSY;
-        this.requeueFront(w);
+        slot.reserve();
+        this.q.requeueFront(w);
         void this.retire(slot, 'lifetime');
         return; // retire dispatches again
       }
@@ -1070,23 +755,12 @@ export class Pool<T> {
       this.prepare(slot, w, fromIdle);
       return;
     }
-    // settleWaiter for a waiter already out of its queue.
-    w.state = SETTLED;
-    this.unlinkDeadline(w);
-    if (w.onAbort !== undefined) {
-      w.signal!.removeEventListener('abort', w.onAbort);
-      w.onAbort = undefined;
-    }
+    // Already out of its queue (PREPARING): settle only unlinks it and drops its abort listener.
+    this.q.settle(w);
     this.lease(slot, rec, w.org, w.stack, w.enqueuedAt);
     w.resolve(slot.resource);
     // Nothing refers to `w` now (an abort listener would, hence the signal check): reuse it.
-    if (w.signal === undefined && this.freeWaiters.length < FREE_WAITERS) {
-      w.rec = undefined!;
-      w.org = undefined;
-      w.stack = undefined;
-      w.resolve = w.reject = undefined!;
-      this.freeWaiters.push(w);
-    }
+    if (w.signal === undefined) this.q.recycle(w);
   }
 
   /**
@@ -1094,7 +768,7 @@ export class Pool<T> {
    * A resource that fails is destroyed and the waiter goes back to the front of its queue.
    */
   private prepare(slot: Slot<T>, w: Waiter<T>, validate: boolean): void {
-    slot.state = BUSY;
+    slot.reserve();
     w.state = PREPARING;
     void this.runPrep(slot, w.org, validate).then((reason) => {
       if (reason !== undefined) {
@@ -1102,7 +776,7 @@ export class Pool<T> {
         // A bind that keeps failing would otherwise spin create -> bind -> destroy; back off like creates.
         if (reason === 'broken') this.backOff(++this.bindFailures);
         // Back in the queue first, so the dispatch that retire runs can serve it.
-        if (w.state === PREPARING) this.requeueFront(w);
+        if (w.state === PREPARING) this.q.requeueFront(w);
         void this.retire(slot, reason);
         return;
       }
@@ -1114,7 +788,7 @@ export class Pool<T> {
         return;
       }
       this.bindFailures = 0;
-      this.settleWaiter(w);
+      this.q.settle(w);
       this.lease(slot, w.rec, w.org, w.stack, w.enqueuedAt);
       w.resolve(slot.resource);
     });
@@ -1201,7 +875,7 @@ export class Pool<T> {
     // Never more creates than waiters not already covered by one (ANCHORS.md); none while idle
     // resources exist, since then every waiter is held back by its tenant cap, not by capacity.
     if (this.idle.length === 0) {
-      const forWaiters = this.pending - this.creating;
+      const forWaiters = this.q.pending - this.creating;
       if (forWaiters > want) want = forWaiters;
     }
     const room = this.cap - this.size - this.creating - this.destroying;
@@ -1344,12 +1018,11 @@ export class Pool<T> {
   private retire(slot: Slot<T>, reason: DestroyReason): Promise<void> {
     // Idempotent: close() force-retires busy slots, and the hook that was running on one may finish
     // later and try to retire it again.
-    if (slot.state === GONE) return Promise.resolve();
     if (slot.state === IDLE) {
       const i = this.idle.indexOf(slot);
       if (i >= 0) this.idle.splice(i, 1);
     }
-    slot.state = GONE;
+    if (!slot.retire()) return Promise.resolve();
     this.slots.delete(slot.resource);
     this.size--;
     this.destroyed++;
@@ -1470,7 +1143,7 @@ export class Pool<T> {
       acquired: this.acquired,
       timeouts: this.timeouts,
       createErrors: this.createErrors,
-      pending: this.pending,
+      pending: this.q.pending,
       size: this.size,
       inUse: this.size - this.idle.length,
     };
@@ -1548,9 +1221,9 @@ export class Pool<T> {
     }
     for (const r of [...this.readyWaiters]) r.reject(PoolClosedError.create(this.name));
     // 1. stop lending (closed = true), 2. reject every waiter.
-    while (this.dlHead !== null) {
-      const w = this.dlHead;
-      this.settleWaiter(w);
+    while (this.q.dlHead !== null) {
+      const w = this.q.dlHead;
+      this.q.settle(w);
       w.reject(PoolClosedError.create(this.name, true));
     }
     for (const ac of this.createAborts) ac.abort(PoolClosedError.create(this.name));
@@ -1591,7 +1264,7 @@ export class Pool<T> {
       total: this.size,
       inUse: this.size - this.idle.length,
       idle: this.idle.length,
-      waiting: this.pending,
+      waiting: this.q.pending,
     };
   }
 
