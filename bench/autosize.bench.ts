@@ -33,6 +33,8 @@ interface Scenario {
   rate: (t: number) => number;
   peakRate: number;
   slowdown: (t: number) => number;
+  /** USL coherency term over time; default 0.0001. */
+  kappa?: (t: number) => number;
   /** The window used for "steady state" figures (adjustments/min), ms. */
   steadyFrom: number;
   steadyTo: number;
@@ -76,6 +78,20 @@ const scenarios: Scenario[] = [
     watch: [dur(120 * S), dur(120 * S) + 60 * S],
   },
   {
+    // The HikariCP#320 shape: the slowdown comes with contention inside the database (κ 100× larger,
+    // so throughput peaks at about 10 concurrent queries and falls beyond), and more connections make it worse.
+    name: 'slowdown-contended',
+    title: 'Database 5x slower and lock-contended (USL kappa 0.01) for 60 s at 200 req/s',
+    durationMs: dur(300 * S),
+    rate: () => 200,
+    peakRate: 200,
+    slowdown: (t) => (t >= dur(120 * S) && t < dur(120 * S) + 60 * S ? 5 : 1),
+    kappa: (t) => (t >= dur(120 * S) && t < dur(120 * S) + 60 * S ? 0.01 : 0.0001),
+    steadyFrom: dur(60 * S),
+    steadyTo: dur(120 * S),
+    watch: [dur(120 * S), dur(120 * S) + 60 * S],
+  },
+  {
     name: 'oscillation',
     title: 'Slow oscillation: 50..350 req/s, period 300 s',
     durationMs: dur(600 * S),
@@ -88,7 +104,7 @@ const scenarios: Scenario[] = [
 ];
 
 function dbModel(sc: Scenario): DbModel {
-  return { baseMs: 20, sigma: 0.01, kappa: 0.0001, connectMs: 5, slowdown: sc.slowdown };
+  return { baseMs: 20, sigma: 0.01, kappa: sc.kappa ?? (() => 0.0001), connectMs: 5, slowdown: sc.slowdown };
 }
 
 interface Config {

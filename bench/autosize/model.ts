@@ -9,7 +9,8 @@ export interface DbModel {
   /** Service time of a query alone on a healthy database, ms. */
   baseMs: number;
   sigma: number;
-  kappa: number;
+  /** Coherency term at virtual time t (ms): a lock-contended database has a larger one. */
+  kappa: (t: number) => number;
   /** Connection setup time, ms. */
   connectMs: number;
   /** Service-time multiplier at virtual time t (ms). */
@@ -26,8 +27,9 @@ export class SimDatabase {
   ) {}
 
   serviceMs(n: number): number {
-    const { baseMs, sigma, kappa } = this.m;
-    return baseMs * this.m.slowdown(this.now()) * (1 + sigma * (n - 1) + kappa * n * (n - 1));
+    const { baseMs, sigma } = this.m;
+    const t = this.now();
+    return baseMs * this.m.slowdown(t) * (1 + sigma * (n - 1) + this.m.kappa(t) * n * (n - 1));
   }
 
   connect(): Promise<{ id: number }> {

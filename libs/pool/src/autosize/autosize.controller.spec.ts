@@ -67,6 +67,14 @@ describe('AutoSizeController', () => {
       expect(d.limit).toBeLessThanOrEqual(10);
       expect(d.reason).toBe('congested');
     }
+    // Sparse samples (a slow database completes few leases per window) still count as congestion,
+    // and a window with none keeps the verdict: no growth on missing data.
+    expect(
+      c.step(win({ holdP50Ms: 100, holdSamples: 2, waiters: 200, inUsePeak: 10, arrivals: 10_000 })).reason,
+    ).toBe('congested');
+    expect(
+      c.step(win({ holdSamples: 0, holdP50Ms: 0, waiters: 200, inUsePeak: 10, arrivals: 10_000 })).reason,
+    ).toBe('congested');
     // The baseline rose only slowly (0.5 % per window), so the slowdown is still seen as congestion.
     expect(c.advice().baselineHoldMs!).toBeLessThan(20 * 1.2);
   });

@@ -82,6 +82,7 @@ export class AutoSizeController {
   private reasonNow: AutoSizeReason = 'initial';
   private baseline: number | undefined;
   private lastHold: number | undefined;
+  private lastCongested = false;
   private rate = 0;
   private demandStreak = 0;
   private quietWindows = 0;
@@ -141,17 +142,21 @@ export class AutoSizeController {
     // Baseline: falls quickly toward a lower median, rises only by baselineDrift per window. A
     // symmetric average would follow the hold time up as the pool grows into contention, and each
     // step up would license the next (the unbounded growth of Gradient2 under mild overload).
-    let congested = false;
-    if (s.holdSamples >= o.minHoldSamples && s.holdP50Ms > 0) {
+    // Congestion is judged on any sample (a slow database yields few completed leases per window,
+    // and sparse data must not read as healthy); the baseline moves only on windows with enough of
+    // them. A window without a single completed lease keeps the previous verdict.
+    let congested = this.lastCongested;
+    if (s.holdSamples > 0 && s.holdP50Ms > 0) {
       const hold = s.holdP50Ms;
-      this.lastHold = hold;
-      if (this.baseline === undefined) this.baseline = hold;
-      else {
-        congested = hold > this.baseline * o.congestionRatio;
-        if (hold < this.baseline) this.baseline += o.baselineAlpha * (hold - this.baseline);
+      congested = this.baseline !== undefined && hold > this.baseline * o.congestionRatio;
+      if (s.holdSamples >= o.minHoldSamples) {
+        this.lastHold = hold;
+        if (this.baseline === undefined) this.baseline = hold;
+        else if (hold < this.baseline) this.baseline += o.baselineAlpha * (hold - this.baseline);
         else this.baseline = Math.min(hold, this.baseline * (1 + o.baselineDrift));
       }
     }
+    this.lastCongested = congested;
 
     this.peaks.push(s.inUsePeak);
     const keep = Math.max(1, Math.ceil(o.decayAfterMs / o.windowMs));
