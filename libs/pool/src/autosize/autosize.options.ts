@@ -2,7 +2,7 @@
  * `autoSize` options. The class initialisers are the defaults (the one place they live); the
  * validator derives its key list from an instance, so a new option cannot be forgotten there.
  */
-import { OptionChecker } from '@reservoir/core';
+import { type OptionChecker } from '@reservoir/core';
 import { MAX_TIMER_MS } from '../pool.defaults';
 
 /**

@@ -1,5 +1,5 @@
 import { Test } from '@nestjs/testing';
-import { Pool } from '../pool';
+import { type Pool } from '../pool';
 import { getPoolToken } from '../pool.constants';
 import { PoolConfigError } from '../pool.errors';
 import { PoolModule } from '../pool.module';
