@@ -78,7 +78,7 @@ const scenarios: Scenario[] = [
     watch: [dur(120 * S), dur(120 * S) + 60 * S],
   },
   {
-    // The HikariCP#320 shape: the slowdown comes with contention inside the database (κ 100× larger,
+    // The shape of HikariCP's reported slowdown case: the slowdown comes with contention inside the database (κ 100× larger,
     // so throughput peaks at about 10 concurrent queries and falls beyond), and more connections make it worse.
     name: 'slowdown-contended',
     title: 'Database 5x slower and lock-contended (USL kappa 0.01) for 60 s at 200 req/s',
