@@ -76,10 +76,87 @@ class BoundedLabels {
   }
 }
 
-/** The smallest parts of prom-client's children the tracker calls. */
-interface Observer {
-  observe(value: number): void;
+/** One labelled series of a `TrackedHistogram`: plain counters, no label work per observation. */
+class HistogramSeries {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(value: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && value > b[i]) i++;
+    if (i < b.length) this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
 }
+
+/**
+ * A Prometheus histogram registered on the prom-client registry as a custom metric (its public
+ * `registerMetric` / `get()` contract). prom-client's own `Histogram.observe` validates and hashes the
+ * labels on every call, even through `labels()` children; on a pool's hot path that cost more than
+ * the pool itself. Here a tracker holds its series and observing is a bucket search and two adds; the
+ * exposition is built at scrape time.
+ */
+class TrackedHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {}
+
+  seriesFor(pool: string): HistogramSeries {
+    let s = this.series.get(pool);
+    if (s === undefined) this.series.set(pool, (s = new HistogramSeries({ pool }, this.bounds)));
+    return s;
+  }
+
+  observe(labels: { pool: string }, value: number): void {
+    this.seriesFor(labels.pool).observe(value);
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+
+  get(): {
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+  } {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+    for (const s of this.series.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += s.counts[i];
+        values.push({
+          labels: { le: this.bounds[i], ...s.labels },
+          value: acc,
+          metricName: `${this.name}_bucket`,
+        });
+      }
+      values.push({ labels: { le: '+Inf', ...s.labels }, value: s.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...s.labels }, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...s.labels }, value: s.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
 interface Incrementer {
   inc(): void;
 }
@@ -89,21 +166,21 @@ interface Incrementer {
  * pool, and per tenant label), so a call costs a property read and an add, not a label hash.
  */
 class CollectorTracker implements PoolMetricsTracker {
-  private readonly wait: Observer;
-  private readonly hold: Observer;
+  private readonly wait: HistogramSeries;
+  private readonly hold: HistogramSeries;
   private readonly acquires = new Map<string, Incrementer>();
   private readonly timeouts = new Map<string, Incrementer>();
 
   constructor(
     private readonly pool: string,
-    acquireSeconds: Histogram<'pool'>,
-    usageSeconds: Histogram<'pool'>,
+    acquireSeconds: TrackedHistogram,
+    usageSeconds: TrackedHistogram,
     private readonly tenants: BoundedLabels,
     private readonly tenantAcquires: Counter<'pool' | 'organisation'> | undefined,
     private readonly tenantTimeouts: Counter<'pool' | 'organisation'> | undefined,
   ) {
-    this.wait = acquireSeconds.labels({ pool });
-    this.hold = usageSeconds.labels({ pool });
+    this.wait = acquireSeconds.seriesFor(pool);
+    this.hold = usageSeconds.seriesFor(pool);
   }
 
   acquired(waitMs: number, organisationId: string | undefined): void {
@@ -171,8 +248,8 @@ export class ReservoirMetricsCollector {
 
   // Pool metrics.
   private readonly connections: Gauge<'pool' | 'state'>;
-  private readonly acquireSeconds: Histogram<'pool'>;
-  private readonly usageSeconds: Histogram<'pool'>;
+  private readonly acquireSeconds: TrackedHistogram;
+  private readonly usageSeconds: TrackedHistogram;
   private readonly tenantAcquires?: Counter<'pool' | 'organisation'>;
   private readonly tenantTimeouts?: Counter<'pool' | 'organisation'>;
   // Lazy metrics.
@@ -276,16 +353,15 @@ export class ReservoirMetricsCollector {
       forEachPool,
     );
 
-    this.acquireSeconds = this.histogram({
+    this.acquireSeconds = this.trackedHistogram({
       name: `${p}pool_acquire_seconds`,
-      help: 'Time callers waited to acquire a connection.',
-      labelNames: ['pool'],
+      help: 'Time callers waited to acquire a connection (sampled leases).',
       buckets: buckets.acquireSeconds,
     });
-    this.usageSeconds = this.histogram({
+    this.usageSeconds = this.trackedHistogram({
       name: `${p}pool_usage_seconds`,
       help: 'Time a connection was held between acquire and release.',
-      labelNames: ['pool'],
+
       buckets: buckets.usageSeconds,
     });
 
@@ -546,6 +622,21 @@ export class ReservoirMetricsCollector {
 
   private histogram<L extends string>(config: ConstructorParameters<typeof Histogram<L>>[0]): Histogram<L> {
     const h = new Histogram<L>({ ...config, registers: [this.registry] });
+    this.metricsList.push(config);
+    return h;
+  }
+
+  private trackedHistogram(config: {
+    name: string;
+    help: string;
+    buckets: readonly number[];
+  }): TrackedHistogram {
+    const h = new TrackedHistogram(
+      config.name,
+      config.help,
+      [...config.buckets].sort((a, b) => a - b),
+    );
+    this.registry.registerMetric(h as unknown as Parameters<Registry['registerMetric']>[0]);
     this.metricsList.push(config);
     return h;
   }

@@ -15,6 +15,7 @@ import { SampleWindow, TrendWindow, backoffDelay, withDeadline } from '@reservoi
 import { evaluateHealth } from './pool.health';
 import { TimedSampleWindow } from './pool.samples';
 import { GONE, IDLE, LEASED, Slot } from './pool.slot';
+import { TenantPreparer } from './pool.tenant-prep';
 import { PREPARING, SETTLED, TenantRecord, WAITING, WaitQueue, type Waiter } from './pool.wait-queue';
 import { AutoSizeController } from './autosize/autosize.controller';
 import { autoSizeDefaults } from './autosize/autosize.options';
@@ -115,6 +116,7 @@ export class Pool<T> {
   /** The record `tenantRecord` returned last (always one still in `tenants`). */
   private lastRec: TenantRecord<T> | null = null;
   private readonly q: WaitQueue<T>;
+  private readonly prep: TenantPreparer<T>;
 
   private size = 0;
   private creating = 0;
@@ -190,6 +192,9 @@ export class Pool<T> {
     );
     this.resolver = this.o.tenantResolver;
     this.logger = this.o.logger ?? defaultPoolLogger(this.name);
+    this.prep = new TenantPreparer<T>(this.name, this.factory, this.binding, this.logger, (r, hook) =>
+      this.bounded(r, hook),
+    );
     this.events$ = this.subject.asObservable();
     this.trend = new TrendWindow(this.o.health.windowMs);
     this.recentTimeouts = new Array<number>(Math.max(1, this.o.health.unhealthyTimeouts)).fill(-Infinity);
@@ -770,8 +775,9 @@ export class Pool<T> {
   private prepare(slot: Slot<T>, w: Waiter<T>, validate: boolean): void {
     slot.reserve();
     w.state = PREPARING;
-    void this.runPrep(slot, w.org, validate).then((reason) => {
+    void this.prep.prepare(slot, w.org, validate && this.needsValidation(slot)).then((reason) => {
       if (reason !== undefined) {
+        if (reason === 'validation') this.validationFailures++;
         this.hold(w.rec, -1);
         // A bind that keeps failing would otherwise spin create -> bind -> destroy; back off like creates.
         if (reason === 'broken') this.backOff(++this.bindFailures);
@@ -794,77 +800,12 @@ export class Pool<T> {
     });
   }
 
-  /** Resolves to a destroy reason when the resource must not be lent, else undefined. Never rejects. */
-  private async runPrep(
-    slot: Slot<T>,
-    org: string | undefined,
-    validate: boolean,
-  ): Promise<DestroyReason | undefined> {
-    const resource = slot.resource;
-    if (validate && this.needsValidation(slot)) {
-      let ok = false;
-      try {
-        ok = (await this.bounded(this.factory.validate!(resource), 'factory.validate')) === true;
-      } catch (err) {
-        this.logger.warn(PoolMessages.validateFailed(this.name, err));
-      }
-      if (!ok) {
-        this.validationFailures++;
-        return 'validation';
-      }
-    }
-    const binding = this.binding;
-    if (binding !== undefined && slot.boundTenant !== org) {
-      const prev = slot.boundTenant;
-      if (prev !== undefined && org !== undefined && binding.rebind !== undefined) {
-        // One round trip instead of two; a failure leaves unknown state, so the resource goes.
-        try {
-          await this.bounded(binding.rebind(resource, prev, org), 'tenantBinding.rebind');
-          slot.boundTenant = org;
-          return undefined;
-        } catch (err) {
-          this.logger.warn(PoolMessages.unbindFailed(this.name, prev, err));
-          return 'unbind-failed';
-        }
-      }
-      if (prev !== undefined) {
-        try {
-          await this.bounded(binding.unbind(resource, prev), 'tenantBinding.unbind');
-          slot.boundTenant = undefined;
-        } catch (err) {
-          this.logger.warn(PoolMessages.unbindFailed(this.name, prev, err));
-          return 'unbind-failed';
-        }
-      }
-      if (org !== undefined) {
-        try {
-          await this.bounded(binding.bind(resource, org), 'tenantBinding.bind');
-          slot.boundTenant = org;
-        } catch (err) {
-          // A half-applied bind leaves unknown session state: never reuse.
-          this.logger.warn(PoolMessages.bindFailed(this.name, org, err));
-          return 'broken';
-        }
-      }
-    }
-    return undefined;
-  }
-
   private unbindThenRecycle(slot: Slot<T>): void {
-    const org = slot.boundTenant!;
-    const binding = this.binding!;
-    void (async () => {
-      try {
-        await this.bounded(binding.unbind(slot.resource, org), 'tenantBinding.unbind');
-      } catch (err) {
-        this.logger.warn(PoolMessages.unbindFailed(this.name, org, err));
-        void this.retire(slot, 'unbind-failed');
-        return;
-      }
-      slot.boundTenant = undefined;
+    void this.prep.unbind(slot).then((ok) => {
+      if (!ok) void this.retire(slot, 'unbind-failed');
       // close() may have force-retired the slot while the unbind ran.
-      if (slot.state !== GONE) this.recycle(slot);
-    })();
+      else if (slot.state !== GONE) this.recycle(slot);
+    });
   }
 
   // ---------------------------------------------------------------- create / destroy
