@@ -1070,7 +1070,7 @@ export class Pool<T> {
       this.overdueLeases = overdue;
     }
     this.trend.add(now, (this.size - this.idle.length) / o.max);
-    if (now - this.sizingWindow.since >= this.sizer.advice().windowMs) this.stepSizing(now);
+    if (now - this.sizingWindow.since >= this.sizer.windowMs) this.stepSizing(now);
     if (this.tenants.size > 0 && this.waitSamples.countSince(now - o.health.windowMs) === 0) {
       // Per-tenant p99s are count-based: forget them after a quiet window, like the pool's own.
       for (const r of this.tenants.values()) r.waits?.clear();

@@ -107,6 +107,9 @@ export class AutoSizeController {
   get reason(): AutoSizeReason {
     return this.reasonNow;
   }
+  get windowMs(): number {
+    return this.o.windowMs;
+  }
 
   /** L = rate × baseline hold, or undefined without a baseline. */
   private concurrency(): number | undefined {
