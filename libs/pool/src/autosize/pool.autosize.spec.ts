@@ -78,6 +78,38 @@ describe('Pool with autoSize', () => {
     await pool.close();
   });
 
+  it('backs off when PostgreSQL refuses a connection with SQLSTATE 53300', async () => {
+    let refuse = false;
+    const pool = new Pool<object>({
+      factory: {
+        create: async () => {
+          if (refuse) throw Object.assign(new Error('sorry, too many clients already'), { code: '53300' });
+          return {};
+        },
+        destroy: () => undefined,
+      },
+      max: 10,
+      logger: quiet,
+      maintenanceIntervalMs: 10,
+      createRetry: { initialDelayMs: 5, maxDelayMs: 5 },
+      autoSize: { windowMs: 30 },
+    });
+    const held = await Promise.all(Array.from({ length: 5 }, () => pool.acquire()));
+    refuse = true;
+    const waiting = pool.acquire({ timeoutMs: 200 }).catch((e: unknown) => e);
+    for (let i = 0; i < 50 && pool.stats().autoSize!.reason !== 'too-many-connections'; i++) await sleep(10);
+    // At most 0.8 × the 5 it holds: the server has no slot for a sixth.
+    expect(pool.stats().autoSize).toMatchObject({ limit: 4, reason: 'too-many-connections' });
+    expect(pool.stats().size).toBe(5); // nothing leased was taken back
+    for (const r of held) pool.release(r);
+    expect(pool.stats().size).toBeLessThanOrEqual(4);
+    // The waiter is served by a returned resource once the pool is back at the limit.
+    const got = await waiting;
+    expect(got).not.toBeInstanceOf(Error);
+    pool.release(got as object);
+    await pool.close();
+  });
+
   it('reports a Little-law recommendation with the numbers it used, with autoSize off', async () => {
     const { pool } = newPool(undefined, 20);
     // A default sizing window (1 s) must close while the load runs.
