@@ -157,10 +157,6 @@ class TrackedHistogram {
   }
 }
 
-interface Incrementer {
-  inc(): void;
-}
-
 /**
  * The collector's `PoolMetricsTracker` for one pool. prom-client children are resolved once (per
  * pool, and per tenant label), so a call costs a property read and an add, not a label hash.
@@ -168,16 +164,13 @@ interface Incrementer {
 class CollectorTracker implements PoolMetricsTracker {
   private readonly wait: HistogramSeries;
   private readonly hold: HistogramSeries;
-  private readonly acquires = new Map<string, Incrementer>();
-  private readonly timeouts = new Map<string, Incrementer>();
 
   constructor(
-    private readonly pool: string,
     acquireSeconds: TrackedHistogram,
     usageSeconds: TrackedHistogram,
-    private readonly tenants: BoundedLabels,
-    private readonly tenantAcquires: Counter<'pool' | 'organisation'> | undefined,
-    private readonly tenantTimeouts: Counter<'pool' | 'organisation'> | undefined,
+    pool: string,
+    /** Per-tenant counts of this pool, or undefined when per-tenant metrics are off. */
+    private readonly tenantCounts: TenantCounts | undefined,
   ) {
     this.wait = acquireSeconds.seriesFor(pool);
     this.hold = usageSeconds.seriesFor(pool);
@@ -185,8 +178,8 @@ class CollectorTracker implements PoolMetricsTracker {
 
   acquired(waitMs: number, organisationId: string | undefined): void {
     if (waitMs >= 0) this.wait.observe(waitMs / 1000);
-    if (organisationId !== undefined && this.tenantAcquires !== undefined) {
-      this.child(this.acquires, this.tenantAcquires, organisationId).inc();
+    if (organisationId !== undefined && this.tenantCounts !== undefined) {
+      this.tenantCounts.cell(organisationId).acquires++;
     }
   }
 
@@ -195,25 +188,42 @@ class CollectorTracker implements PoolMetricsTracker {
   }
 
   timeout(organisationId: string | undefined): void {
-    if (organisationId !== undefined && this.tenantTimeouts !== undefined) {
-      this.child(this.timeouts, this.tenantTimeouts, organisationId).inc();
+    if (organisationId !== undefined && this.tenantCounts !== undefined) {
+      this.tenantCounts.cell(organisationId).timeouts++;
     }
   }
 
   // Creates and destroys are counted from the pool's own totals at scrape time.
   created(): void {}
   destroyed(_reason: PoolDestroyReason): void {}
+}
 
-  private child(
-    cache: Map<string, Incrementer>,
-    counter: Counter<'pool' | 'organisation'>,
-    organisationId: string,
-  ): Incrementer {
-    let c = cache.get(organisationId);
+/** One organisation label's running totals. */
+interface TenantCell {
+  acquires: number;
+  timeouts: number;
+}
+
+/**
+ * Per-tenant acquire and timeout totals of one pool, kept as plain numbers (prom-client counters
+ * validate and hash labels on every `inc`) and copied into the counters at scrape time.
+ */
+class TenantCounts {
+  /** By label (tenants past the bound share `__other__`). */
+  readonly byLabel = new Map<string, TenantCell>();
+  /** By organisation id, so a repeat tenant costs one lookup. */
+  private readonly byTenant = new Map<string, TenantCell>();
+
+  constructor(private readonly tenants: BoundedLabels) {}
+
+  cell(organisationId: string): TenantCell {
+    let c = this.byTenant.get(organisationId);
     if (c === undefined) {
-      c = counter.labels({ pool: this.pool, organisation: this.tenants.label(organisationId) });
-      // Bounded: tenants past perTenant.maxTenants share one label, so cap the cache likewise.
-      if (cache.size < 10_000) cache.set(organisationId, c);
+      const label = this.tenants.label(organisationId);
+      c = this.byLabel.get(label);
+      if (c === undefined) this.byLabel.set(label, (c = { acquires: 0, timeouts: 0 }));
+      // Bounded like the labels: past the bound, ids resolve through `label()` each time.
+      if (this.byTenant.size < 10_000) this.byTenant.set(organisationId, c);
     }
     return c;
   }
@@ -227,6 +237,8 @@ interface TrackedPool {
   tenants: BoundedLabels;
   /** Last seen value of each cumulative stat, to turn `stats()` totals into counter increments. */
   last: Record<PoolCounterStat, number>;
+  /** Per-tenant totals (per-tenant metrics on only). */
+  tenantCounts?: TenantCounts;
 }
 
 /**
@@ -366,15 +378,35 @@ export class ReservoirMetricsCollector {
     });
 
     if (perTenant.enabled) {
+      const pools = () => {
+        this.sync();
+        return this.pools.entries();
+      };
       this.tenantAcquires = this.counter({
         name: `${p}pool_tenant_acquires_total`,
         help: `Acquires per organisation (the first ${perTenant.maxTenants} seen per pool; the rest as "${OTHER_TENANTS_LABEL}").`,
         labelNames: ['pool', 'organisation'],
+        collect() {
+          this.reset();
+          for (const [pool, t] of pools()) {
+            for (const [organisation, c] of t.tenantCounts?.byLabel ?? []) {
+              if (c.acquires > 0) this.inc({ pool: pool.name, organisation }, c.acquires);
+            }
+          }
+        },
       });
       this.tenantTimeouts = this.counter({
         name: `${p}pool_tenant_timeouts_total`,
         help: `Acquire timeouts per organisation (bounded like ${p}pool_tenant_acquires_total).`,
         labelNames: ['pool', 'organisation'],
+        collect() {
+          this.reset();
+          for (const [pool, t] of pools()) {
+            for (const [organisation, c] of t.tenantCounts?.byLabel ?? []) {
+              if (c.timeouts > 0) this.inc({ pool: pool.name, organisation }, c.timeouts);
+            }
+          }
+        },
       });
       this.gauge({
         name: `${p}pool_tenant_connections_active`,
@@ -479,15 +511,14 @@ export class ReservoirMetricsCollector {
         last: zero,
         detach: () => undefined,
       };
+      if (this.options.perTenant.enabled) tracked.tenantCounts = new TenantCounts(tracked.tenants);
       this.pools.set(pool, tracked);
       if (typeof pool.setMetricsTracker === 'function') {
         const tracker = new CollectorTracker(
-          pool.name,
           this.acquireSeconds,
           this.usageSeconds,
-          tracked.tenants,
-          this.tenantAcquires,
-          this.tenantTimeouts,
+          pool.name,
+          tracked.tenantCounts,
         );
         pool.setMetricsTracker(tracker);
         tracked.detach = () => pool.setMetricsTracker!(undefined);
@@ -532,16 +563,16 @@ export class ReservoirMetricsCollector {
     switch (e.type) {
       case 'acquire':
         this.acquireSeconds.observe({ pool: pool.name }, e.waitMs / 1000);
-        if (this.tenantAcquires && e.organisationId !== undefined) {
-          this.tenantAcquires.inc({ pool: pool.name, organisation: tracked.tenants.label(e.organisationId) });
+        if (tracked.tenantCounts && e.organisationId !== undefined) {
+          tracked.tenantCounts.cell(e.organisationId).acquires++;
         }
         break;
       case 'release':
         this.usageSeconds.observe({ pool: pool.name }, e.holdMs / 1000);
         break;
       case 'timeout':
-        if (this.tenantTimeouts && e.organisationId !== undefined) {
-          this.tenantTimeouts.inc({ pool: pool.name, organisation: tracked.tenants.label(e.organisationId) });
+        if (tracked.tenantCounts && e.organisationId !== undefined) {
+          tracked.tenantCounts.cell(e.organisationId).timeouts++;
         }
         break;
       default:

@@ -16,6 +16,7 @@ import { evaluateHealth } from './pool.health';
 import { TimedSampleWindow } from './pool.samples';
 import { GONE, IDLE, LEASED, Slot } from './pool.slot';
 import { TenantPreparer } from './pool.tenant-prep';
+import { findEvictions, scanLeases } from './pool.housekeeper';
 import { PREPARING, SETTLED, TenantRecord, WAITING, WaitQueue, type Waiter } from './pool.wait-queue';
 import { AutoSizeController } from './autosize/autosize.controller';
 import { autoSizeDefaults } from './autosize/autosize.options';
@@ -1033,38 +1034,18 @@ export class Pool<T> {
     if (this.closed) return;
     const o = this.o;
     if (this.idle.length > 0 && (o.idleTimeoutMs > 0 || o.maxLifetimeMs > 0)) {
-      let excess = this.size - o.min;
-      const victims: [Slot<T>, DestroyReason][] = [];
-      // Bottom of the LIFO stack = idle longest.
-      for (const s of this.idle) {
-        if (!s.idleSeen) {
-          // A coarse stamp may run early: count idle time from this first sighting instead, which
-          // can only be late (by at most one tick), so nothing is evicted before idleTimeoutMs.
-          s.idleSeen = true;
-          s.lastReturnedAt = now;
-        }
-        if (s.expiresAt <= now) victims.push([s, 'lifetime']);
-        else if (excess > 0 && o.idleTimeoutMs > 0 && now - s.lastReturnedAt >= o.idleTimeoutMs) {
-          victims.push([s, 'idle']);
-          excess--;
-        }
-      }
+      const victims = findEvictions(this.idle, this.size - o.min, o.idleTimeoutMs, now);
       for (const [s, reason] of victims) void this.retire(s, reason);
     }
     if (o.leakDetectionMs > 0) {
-      let overdue = 0;
-      for (const s of this.slots.values()) {
-        if (s.state !== LEASED || now - s.acquiredAt < o.leakDetectionMs) continue;
-        overdue++;
-        if (!s.leakReported) {
-          s.leakReported = true;
-          this.leaksDetected++;
-          const heldMs = Math.round(now - s.acquiredAt);
-          const stack = (s.stack?.stack ?? '').split('\n').slice(1).join('\n');
-          this.logger.warn(PoolMessages.leak(this.name, heldMs, s.org, stack));
-          if (this.subject.observed) {
-            this.emit({ type: 'leak', pool: this.name, organisationId: s.org, heldMs, stack });
-          }
+      const { overdue, newLeaks } = scanLeases(this.slots.values(), o.leakDetectionMs, now);
+      for (const s of newLeaks) {
+        this.leaksDetected++;
+        const heldMs = Math.round(now - s.acquiredAt);
+        const stack = (s.stack?.stack ?? '').split('\n').slice(1).join('\n');
+        this.logger.warn(PoolMessages.leak(this.name, heldMs, s.org, stack));
+        if (this.subject.observed) {
+          this.emit({ type: 'leak', pool: this.name, organisationId: s.org, heldMs, stack });
         }
       }
       this.overdueLeases = overdue;
