@@ -308,6 +308,12 @@ export class ReservoirMetricsCollector {
       (pool) => pool.stats.max,
     );
     this.scalarGauge(
+      `${p}pool_limit`,
+      'Effective connection limit: the auto-sizing limit when autoSize is on, else max.',
+      forEachPool,
+      (pool) => pool.stats.autoSize?.limit ?? pool.stats.max,
+    );
+    this.scalarGauge(
       `${p}pool_connections_min`,
       'Minimum connections kept by the pool (min).',
       forEachPool,

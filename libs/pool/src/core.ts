@@ -21,3 +21,13 @@ export {
 } from './pg-tenant-binding';
 export { pgClientFactory, type PgClientConfig, type PgClientFactoryOptions } from './pg-client-factory';
 export { isPgConnectionError } from './pg-errors';
+// Auto-sizing (opt-in)
+export { AutoSizeOptions } from './autosize/autosize.options';
+export {
+  AutoSizeController,
+  type AutoSizeDecision,
+  type AutoSizeReason,
+  type AutoSizeSignals,
+  type SizingAdvice,
+} from './autosize/autosize.controller';
+export { isTooManyConnectionsError } from './autosize/autosize.window';

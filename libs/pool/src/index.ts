@@ -1,27 +1,6 @@
-// Public API barrel: hand-picked. Filled in by the pool implementation.
-export * from './pool.types';
-// Framework-free core
-export { Pool } from './pool';
-export {
-  PoolError,
-  PoolTimeoutError,
-  PoolExhaustedError,
-  PoolClosedError,
-  PoolConfigError,
-  PoolReleaseError,
-} from './pool.errors';
-export { POOL_DEFAULTS } from './pool.defaults';
-export { silentPoolLogger } from './pool.logger';
-export {
-  pgTenantBinding,
-  withTenantTransaction,
-  PG_TENANT_BINDING_DEFAULTS,
-  type PgQueryable,
-  type PgTenantBindingOptions,
-} from './pg-tenant-binding';
-export { pgClientFactory, type PgClientConfig, type PgClientFactoryOptions } from './pg-client-factory';
-export { isPgConnectionError } from './pg-errors';
-// Nest layer (PoolModule, registry, health indicator)
+// Public API barrel: hand-picked. The framework-free part is listed once, in ./core (also published as
+// `@reservoir/pool/core`); the Nest layer follows.
+export * from './core';
 export { PoolModule } from './pool.module';
 export type { PoolModuleOptions, PoolModuleExtras, PoolModuleAsyncOptions } from './pool.module-definition';
 export { PoolRegistry } from './pool.registry';

@@ -8,6 +8,7 @@ import { Pool } from './pool';
 import { POOL_DEFAULTS } from './pool.defaults';
 import { PoolConfigError } from './pool.errors';
 import { pgTenantBinding } from './pg-tenant-binding';
+import { AutoSizeOptions } from './autosize/autosize.options';
 import type { PoolOptions } from './pool.types';
 
 const factory = { create: async () => ({}), destroy: () => undefined };
@@ -17,7 +18,7 @@ const cases: [string, unknown, string][] = [
   [
     'unknown key',
     { factory, maxx: 5 },
-    'Pool "default": unknown option "maxx" (given 5); known options are name, factory, min, max, acquireTimeoutMs, createTimeoutMs, idleTimeoutMs, maxLifetimeMs, maxLifetimeJitter, validateAfterIdleMs, maxWaiting, leakDetectionMs, createRetry, shutdownTimeoutMs, health, maintenanceIntervalMs, tenantResolver, requireTenant, tenantBinding, maxPerTenant, maxTrackedTenants, logger, metricsTracker.',
+    'Pool "default": unknown option "maxx" (given 5); known options are name, factory, min, max, acquireTimeoutMs, createTimeoutMs, idleTimeoutMs, maxLifetimeMs, maxLifetimeJitter, validateAfterIdleMs, maxWaiting, leakDetectionMs, createRetry, shutdownTimeoutMs, health, maintenanceIntervalMs, tenantResolver, requireTenant, tenantBinding, maxPerTenant, maxTrackedTenants, logger, metricsTracker, autoSize.',
   ],
   ['no factory', {}, 'Pool "default": invalid option "factory": given undefined, expected an object.'],
   [
@@ -215,6 +216,56 @@ const cases: [string, unknown, string][] = [
     { factory, logger: { log: () => undefined, error: () => undefined } },
     'Pool "default": invalid option "logger.warn": given undefined, expected a function.',
   ],
+  [
+    'autoSize not boolean or object',
+    { factory, autoSize: 'yes' },
+    'Pool "default": invalid option "autoSize": given "yes", expected true, false or an object (AutoSizeOptions).',
+  ],
+  [
+    'autoSize unknown key',
+    { factory, autoSize: { window: 5 } },
+    'Pool "default": unknown option "autoSize.window" (given 5); known options are windowMs, initialLimit, demandWaitP95Ms, growAfterWindows, congestionRatio, baselineAlpha, baselineDrift, minHoldSamples, backoffFactor, cooldownWindows, littleSafety, decayAfterMs, decayFactor.',
+  ],
+  [
+    'autoSize.windowMs too small',
+    { factory, autoSize: { windowMs: 5 } },
+    'Pool "default": invalid option "autoSize.windowMs": given 5, expected an integer >= 10 and <= 2147483647.',
+  ],
+  [
+    'autoSize.initialLimit above max',
+    { factory, max: 8, autoSize: { initialLimit: 9 } },
+    'Pool "default": invalid option "autoSize.initialLimit": given 9, expected an integer >= 1 and <= 8.',
+  ],
+  [
+    'autoSize.initialLimit below min',
+    { factory, min: 3, max: 8, autoSize: { initialLimit: 2 } },
+    'Pool "default": invalid option "autoSize.initialLimit": given 2, expected an integer >= 3 and <= 8.',
+  ],
+  [
+    'autoSize.backoffFactor 1 (would never back off)',
+    { factory, autoSize: { backoffFactor: 1 } },
+    'Pool "default": invalid option "autoSize.backoffFactor": given 1, expected a finite number >= 0.1 and <= 0.99.',
+  ],
+  [
+    'autoSize.congestionRatio below 1',
+    { factory, autoSize: { congestionRatio: 0.9 } },
+    'Pool "default": invalid option "autoSize.congestionRatio": given 0.9, expected a finite number >= 1 and <= 100.',
+  ],
+  [
+    'autoSize.growAfterWindows 0',
+    { factory, autoSize: { growAfterWindows: 0 } },
+    'Pool "default": invalid option "autoSize.growAfterWindows": given 0, expected an integer >= 1 and <= 1000.',
+  ],
+  [
+    'autoSize.littleSafety NaN',
+    { factory, autoSize: { littleSafety: NaN } },
+    'Pool "default": invalid option "autoSize.littleSafety": given NaN, expected a finite number >= 0 and <= 100.',
+  ],
+  [
+    'autoSize.decayFactor 0',
+    { factory, autoSize: { decayFactor: 0 } },
+    'Pool "default": invalid option "autoSize.decayFactor": given 0, expected a finite number >= 0.01 and <= 1.',
+  ],
 ];
 
 describe('Pool options abuse', () => {
@@ -261,6 +312,32 @@ describe('Pool options abuse', () => {
       const expected = typeof value === 'string' ? `'${value}'` : String(value);
       expect(`${key}=${doc.replace(/_/g, '')}`).toBe(`${key}=${expected}`);
     }
+  });
+});
+
+describe('AutoSizeOptions defaults', () => {
+  it('the @default values documented in autosize.options.ts are the class initialisers', () => {
+    const src = readFileSync(join(__dirname, 'autosize', 'autosize.options.ts'), 'utf8');
+    const re = /@default ([^*\n]+?)\s*\*\/\s*\n\s*(\w+)\?: \w+ = ([^;]+);/g;
+    const defaults = new AutoSizeOptions() as Record<string, unknown>;
+    let n = 0;
+    for (let m = re.exec(src); m !== null; m = re.exec(src), n++) {
+      const [, doc, key, init] = m;
+      expect(`${key}=${String(defaults[key])}`).toBe(`${key}=${init.replace(/_/g, '')}`);
+      if (init !== 'undefined')
+        expect(`${key}=${doc.replace(/_/g, '')}`).toBe(`${key}=${init.replace(/_/g, '')}`);
+    }
+    expect(n).toBe(Object.keys(defaults).length);
+  });
+
+  it('autoSize: true applies them, with the limit starting at max', async () => {
+    const pool = new Pool({ factory, max: 7, autoSize: true });
+    expect(pool.stats().autoSize).toEqual({ limit: 7, target: 7, reason: 'initial', adjustments: 0 });
+    expect(pool.stats().sizing).toMatchObject({ recommended: null, windowMs: 1000, littleSafety: 4 });
+    await pool.close();
+    const off = new Pool({ factory, autoSize: false });
+    expect(off.stats().autoSize).toBeUndefined();
+    await off.close();
   });
 });
 

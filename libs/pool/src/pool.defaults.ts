@@ -19,6 +19,7 @@ export const POOL_DEFAULTS = {
   requireTenant: false,
   maxPerTenant: Infinity,
   maxTrackedTenants: 1000,
+  autoSize: false,
   createRetry: {
     initialDelayMs: 10,
     maxDelayMs: 5000,

@@ -6,6 +6,7 @@
 import { OptionChecker } from '@reservoir/core';
 import { MAX_TIMER_MS, POOL_DEFAULTS } from './pool.defaults';
 import { PoolConfigError } from './pool.errors';
+import { resolveAutoSizeOptions, type ResolvedAutoSizeOptions } from './autosize/autosize.options';
 import type {
   PoolLogger,
   PoolOptions,
@@ -41,6 +42,7 @@ export interface ResolvedPoolOptions<T> {
   maxTrackedTenants: number;
   logger: PoolLogger | undefined;
   metricsTracker: PoolMetricsTracker | undefined;
+  autoSize: ResolvedAutoSizeOptions | undefined;
 }
 
 const KNOWN_KEYS: readonly (keyof PoolOptions<unknown>)[] = [
@@ -67,6 +69,7 @@ const KNOWN_KEYS: readonly (keyof PoolOptions<unknown>)[] = [
   'maxTrackedTenants',
   'logger',
   'metricsTracker',
+  'autoSize',
 ];
 const RETRY_KEYS: readonly (keyof CreateRetryOptions)[] = [
   'initialDelayMs',
@@ -283,6 +286,8 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     metricsTracker = o.metricsTracker;
   }
 
+  const autoSize = resolveAutoSizeOptions(c, pick(o.autoSize, d.autoSize), min, max);
+
   return {
     name,
     factory: o.factory as unknown as ResourceFactory<T>,
@@ -307,6 +312,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
     maxTrackedTenants,
     logger,
     metricsTracker,
+    autoSize,
   };
 }
 

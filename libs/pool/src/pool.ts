@@ -18,6 +18,9 @@ import { GONE, IDLE, LEASED, Slot } from './pool.slot';
 import { TenantPreparer } from './pool.tenant-prep';
 import { findEvictions, scanLeases } from './pool.housekeeper';
 import { PREPARING, SETTLED, TenantRecord, WAITING, WaitQueue, type Waiter } from './pool.wait-queue';
+import { AutoSizeController } from './autosize/autosize.controller';
+import { autoSizeDefaults } from './autosize/autosize.options';
+import { SizingWindow, type PoolCounterSnapshot } from './autosize/autosize.window';
 // The framework-free tenant entry: the tenant barrel also exports Nest modules, the core must not load them.
 import { TenantRequiredError } from '@reservoir/tenant/core';
 import { CLOCK_REUSE, MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
@@ -166,6 +169,11 @@ export class Pool<T> {
   private closePromise: Promise<void> | undefined;
   private healthState: PoolHealthState = 'HEALTHY';
   private readonly maintenance: NodeJS.Timeout;
+  /** Most resources the pool may hold and lend: `max`, or the auto-sizing limit when that is on. */
+  private cap: number;
+  /** Runs even with auto-sizing off: it owns the hold-time baseline behind `stats().sizing`. */
+  private readonly sizer: AutoSizeController;
+  private readonly sizingWindow: SizingWindow;
 
   constructor(options: PoolOptions<T>) {
     this.o = resolvePoolOptions(options);
@@ -194,6 +202,9 @@ export class Pool<T> {
     if (this.o.metricsTracker !== undefined) this.tracker = this.o.metricsTracker;
     // The coarse clock is refreshed at least every tick; twice that covers a late tick.
     this.lifetimeGuardMs = 2 * this.o.maintenanceIntervalMs + 1000;
+    this.sizer = new AutoSizeController(this.o.autoSize ?? autoSizeDefaults(this.o.min, this.o.max));
+    this.cap = this.o.autoSize === undefined ? this.o.max : this.sizer.limit;
+    this.sizingWindow = new SizingWindow(performance.now(), this.counterSnapshot());
     this.maintenance = setInterval(this.tick, this.o.maintenanceIntervalMs);
     this.maintenance.unref();
   }
@@ -298,7 +309,7 @@ export class Pool<T> {
     this.q.enqueue(rec, w);
     if (this.idle.length > 0) this.dispatchIdle();
     // Saturated (the usual reason to wait): no room to create, so skip ensureCapacity's arithmetic.
-    else if (this.size + this.creating + this.destroying < this.o.max) this.ensureCapacity();
+    else if (this.size + this.creating + this.destroying < this.cap) this.ensureCapacity();
     return promise;
   }
 
@@ -424,6 +435,16 @@ export class Pool<T> {
       },
       tenants,
       closed: this.closed,
+      sizing: this.sizer.advice(),
+      autoSize:
+        this.o.autoSize === undefined
+          ? undefined
+          : {
+              limit: this.cap,
+              target: this.sizer.target,
+              reason: this.sizer.reason,
+              adjustments: this.sizer.adjustments,
+            },
     };
   }
 
@@ -607,6 +628,8 @@ export class Pool<T> {
     slot.lend(rec, org, stack);
     rec.acquired++;
     this.acquired++;
+    const inUse = this.size - this.idle.length;
+    if (inUse > this.sizingWindow.inUsePeak) this.sizingWindow.inUsePeak = inUse;
     // Wait and hold times are sampled: a sampled lease reads the clock here and once on release. The
     // interval is random (mean SAMPLE_EVERY) so it cannot alias with a periodic request pattern, and
     // every lease is sampled until the window holds MIN_SAMPLES, so a quiet pool's stats are exact.
@@ -653,7 +676,7 @@ export class Pool<T> {
 
   /** Room for waiters served by creates that can still start (so maxWaiting: 0 still lets a pool grow). */
   private headroom(): number {
-    return Math.max(0, this.o.max - this.size - this.destroying);
+    return Math.max(0, this.cap - this.size - this.destroying);
   }
 
   private expire(w: Waiter<T>, now: number): void {
@@ -693,6 +716,11 @@ export class Pool<T> {
   private recycle(slot: Slot<T>): void {
     if (this.closed || slot.broken) {
       void this.retire(slot, slot.broken ? 'broken' : 'close');
+      return;
+    }
+    if (this.size > this.cap) {
+      // Above a lowered auto-size limit: the resource is free now, so retiring it takes no lease.
+      void this.retire(slot, 'idle');
       return;
     }
     if (this.q.pending > 0) {
@@ -792,7 +820,7 @@ export class Pool<T> {
       const forWaiters = this.q.pending - this.creating;
       if (forWaiters > want) want = forWaiters;
     }
-    const room = this.o.max - this.size - this.creating - this.destroying;
+    const room = this.cap - this.size - this.creating - this.destroying;
     if (want > room) want = room;
     for (let i = 0; i < want; i++) this.startCreate();
   }
@@ -875,6 +903,7 @@ export class Pool<T> {
     this.creating--;
     this.createErrors++;
     this.consecutiveFailures++;
+    this.sizingWindow.createFailed(err);
     this.lastCreateError = err;
     if (this.subject.observed) {
       this.emit({ type: 'create-error', pool: this.name, error: err, consecutive: this.consecutiveFailures });
@@ -1022,6 +1051,7 @@ export class Pool<T> {
       this.overdueLeases = overdue;
     }
     this.trend.add(now, (this.size - this.idle.length) / o.max);
+    if (now - this.sizingWindow.since >= this.sizer.windowMs) this.stepSizing(now);
     if (this.tenants.size > 0 && this.waitSamples.countSince(now - o.health.windowMs) === 0) {
       // Per-tenant p99s are count-based: forget them after a quiet window, like the pool's own.
       for (const r of this.tenants.values()) r.waits?.clear();
@@ -1029,6 +1059,39 @@ export class Pool<T> {
     this.dispatch();
     this.evaluateHealth();
   };
+
+  private counterSnapshot(): PoolCounterSnapshot {
+    return {
+      acquired: this.acquired,
+      timeouts: this.timeouts,
+      createErrors: this.createErrors,
+      pending: this.q.pending,
+      size: this.size,
+      inUse: this.size - this.idle.length,
+    };
+  }
+
+  /** Closes a sizing window; with auto-sizing on, applies the controller's limit. */
+  private stepSizing(now: number): void {
+    const since = this.sizingWindow.since;
+    const [waitP95] = this.waitSamples.percentiles([0.95], since);
+    const [holdP50] = this.holdSamples.percentiles([0.5], since);
+    const signals = this.sizingWindow.roll(now, this.counterSnapshot(), waitP95, {
+      p50: holdP50,
+      samples: this.holdSamples.countSince(since),
+    });
+    const d = this.sizer.step(signals);
+    if (this.o.autoSize === undefined || d.limit === this.cap) return;
+    const from = this.cap;
+    this.cap = d.limit;
+    if (d.limit < from) {
+      // Shrink only by retiring idle resources; leases above the limit retire when they come back.
+      let excess = this.size - d.limit;
+      while (excess-- > 0 && this.idle.length > 0) void this.retire(this.idle[0], 'idle');
+    }
+    if (this.subject.observed)
+      this.emit({ type: 'resize', pool: this.name, from, to: d.limit, reason: d.reason });
+  }
 
   /** Detects a transition (called where state changes and on the tick): logs it and emits it. */
   private evaluateHealth(): PoolHealth {

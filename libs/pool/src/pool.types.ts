@@ -3,6 +3,8 @@
  * (`pool.ts`), the Nest layer, the metrics collector and the demo: change it only deliberately.
  */
 import type { TrendDirection } from '@reservoir/core';
+import type { AutoSizeReason, SizingAdvice } from './autosize/autosize.controller';
+import type { AutoSizeOptions } from './autosize/autosize.options';
 
 /** Passed to `factory.create`: lets a factory abort a slow connect when the pool gives up on it. */
 export interface CreateContext {
@@ -138,6 +140,13 @@ export interface PoolOptions<T> {
    * with `pool.setMetricsTracker()`. Without one, a shared no-op is used.
    */
   metricsTracker?: PoolMetricsTracker;
+  /**
+   * Opt-in auto-sizing: the pool keeps an effective `limit` between `min` and `max`, grows it from
+   * measured demand, never because the database got slower, and shrinks only by retiring idle
+   * resources. `true` uses the `AutoSizeOptions` defaults. Off by default: a fixed `max`.
+   * @default false
+   */
+  autoSize?: boolean | AutoSizeOptions;
   /** Logger for leaks, health transitions and factory errors. Defaults to Nest's `Logger` named `Pool(<name>)`. */
   logger?: PoolLogger;
 }
@@ -260,6 +269,21 @@ export interface PoolStats {
   /** Per-tenant counters, bounded by maxTrackedTenants. */
   tenants: Record<string, TenantStats>;
   closed: boolean;
+  /** Little's-law size for the measured load (arrival rate × baseline hold time), also when auto-sizing is off. */
+  sizing: SizingAdvice;
+  /** The auto-sizing state; undefined when `autoSize` is off. */
+  autoSize: AutoSizeStats | undefined;
+}
+
+export interface AutoSizeStats {
+  /** The effective limit: the pool lends at most this many resources. */
+  limit: number;
+  /** Where the controller is heading. */
+  target: number;
+  /** Why the last window left the limit where it is. */
+  reason: AutoSizeReason;
+  /** Limit changes since the pool started. */
+  adjustments: number;
 }
 
 /** Everything emitted on `pool.events$`. */
@@ -272,4 +296,5 @@ export type PoolEvent =
   | { type: 'timeout'; pool: string; organisationId?: string; timeoutMs: number }
   | { type: 'leak'; pool: string; organisationId?: string; heldMs: number; stack: string }
   | { type: 'health'; pool: string; from: PoolHealthState; to: PoolHealthState; health: PoolHealth }
+  | { type: 'resize'; pool: string; from: number; to: number; reason: AutoSizeReason }
   | { type: 'closed'; pool: string };
