@@ -1,7 +1,7 @@
 /**
  * bench:lazy-shared: @reservoir/lazy with a shared RedisTier next to bentocache 1.6 with its Redis
  * driver, in one plain Node process, against a private redis-server this script starts on a free
- * port (never the shared one). Run: `node bench/run.js lazy-shared`.
+ * port (never the shared one). Run: `npm run bench:lazy-shared`.
  * - the L1 hit with the tier attached, against Reservoir's local-only hit;
  * - the L2 hit (L1 miss): Reservoir through the loader (maxEntries 1, two keys in turn, so every
  *   call misses L1 and reads L2), bentocache `getOrSet` on an L2-only store;
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     const hitRatio = hits[1].median / hits[0].median;
     const l2Ratio = l2s[0].median / l2s[1].median;
     const md = [
-      '## Lazy resources with the shared Redis tier (`node bench/run.js lazy-shared`)',
+      '## Lazy resources with the shared Redis tier (`npm run bench:lazy-shared`)',
       '',
       machineLine(),
       '',

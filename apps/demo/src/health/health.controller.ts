@@ -5,8 +5,10 @@
  *   failing creates) → down (HTTP 503);
  * - `lazy`: LazyHealthIndicator (a required resource without value → down; stale or failing → degraded);
  * - `database`: `SELECT 1` through the pool, bounded by HEALTH_PING_TIMEOUT_MS. When the pool has
- *   no free connection the ping is skipped and reported down: a probe must not queue behind the
- *   traffic it is judging (and add timeouts to it).
+ *   no free connection the ping is skipped and reported up with `skipped: true`: a probe must not
+ *   queue behind the traffic it is judging (and add timeouts to it), and every connection being busy
+ *   proves the database answers. A database that stops answering shows as acquire timeouts or
+ *   failed creates, which make the pool entry down (its `failing` rule).
  *
  * Wire it to a Kubernetes readiness probe, not liveness: a saturated pool should take the pod out
  * of the Service, not restart it.
@@ -57,7 +59,7 @@ export class HealthController {
     const details = { database: this.repo.kind, timeoutMs: this.config.pingTimeoutMs };
     const stats = this.registry.get(MAIN_POOL)?.stats();
     if (stats && stats.idle === 0 && stats.size + stats.creating >= stats.max) {
-      return check.down({ ...details, message: 'skipped: no free connection in the pool' });
+      return check.up({ ...details, skipped: true, message: 'skipped: every connection is busy' });
     }
     const started = performance.now();
     try {
