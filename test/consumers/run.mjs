@@ -38,6 +38,7 @@ import { URL, fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONSUMERS_DIR = path.join(ROOT, 'test/consumers');
+const SHARED_NEST_DIR = path.join(CONSUMERS_DIR, 'nest-shared');
 const PACKAGES_DIR = path.join(ROOT, 'dist/packages');
 const PACKAGE_NAMES = [
   '@reservoir/core',
@@ -535,6 +536,11 @@ async function prepareApp(consumer, tmp, registry, packages) {
         path.relative(src, from) ? `/${path.relative(src, from)}` : '',
       ),
   });
+  if (consumer.kind === 'nest') {
+    // The three Nest apps run the same application code (nest-shared/) and differ only in their
+    // manifest, tsconfig and main.ts (CommonJS bootstrap vs top-level await): one copy to keep true.
+    await fs.cp(SHARED_NEST_DIR, path.join(dir, 'src'), { recursive: true });
+  }
   const manifestFile = path.join(dir, 'package.json');
   const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8'));
   const ours = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies }).filter((n) =>
