@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
+import request from 'supertest';
+import { LazyLoader, LazyModule } from '@reservoir/lazy';
 import { LazyLoaderCore } from '@reservoir/lazy/lazy-loader.core';
 import { RedisTier } from '@reservoir/lazy/redis';
-import { ReservoirMetricsCollector } from '@reservoir/metrics';
+import { ReservoirMetricsCollector, ReservoirMetricsModule } from '@reservoir/metrics';
 import { TestRedisServer } from './helpers/redis-server';
 
 jest.setTimeout(30_000);
@@ -192,6 +195,35 @@ describe('ReservoirMetricsCollector: the shared tier series', () => {
       expect(sample(up, 'reservoir_lazy_shared_invalidations_published_total')).toBe(1);
     } finally {
       await own.dispose();
+    }
+  });
+
+  it('GET /metrics of a Nest app with LazyModule.forRoot({ shared: tier }) serves the shared series', async () => {
+    const tier = new RedisTier({ url: server.url, prefix, commandTimeoutMs: 150 });
+    tiers.push(tier);
+    expect(await tier.ready(3_000)).toBe(true);
+    const ref = await Test.createTestingModule({
+      imports: [
+        LazyModule.forRoot({ shared: tier, tenantScoped: false }),
+        ReservoirMetricsModule.forRoot({}),
+      ],
+    }).compile();
+    const app = ref.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const loader = app.get(LazyLoader);
+      loader.register('flags', () => ({ on: true }));
+      await loader.get('flags');
+      loader.invalidate('flags');
+      await until(() => loader.stats().shared!.invalidationsPublished === 1, 2_000, 'the publish');
+      const res = await request(app.getHttpServer()).get('/metrics').expect(200);
+      promtool(res.text);
+      expect(sample(res.text, 'reservoir_lazy_shared_state', { state: 'connected' })).toBe(1);
+      expect(sample(res.text, 'reservoir_lazy_shared_l2_misses_total')).toBe(loader.stats().shared!.l2Misses);
+      expect(sample(res.text, 'reservoir_lazy_shared_l2_misses_total')).toBeGreaterThanOrEqual(1);
+      expect(sample(res.text, 'reservoir_lazy_shared_invalidations_published_total')).toBe(1);
+    } finally {
+      await app.close();
     }
   });
 });
