@@ -5,19 +5,42 @@
  * - the L1 hit with the tier attached, against Reservoir's local-only hit;
  * - the L2 hit (L1 miss): Reservoir through the loader (maxEntries 1, two keys in turn, so every
  *   call misses L1 and reads L2), bentocache `getOrSet` on an L2-only store;
- * - invalidation delivery between two instances (p50/p99).
- * Cold keys across 4 processes are measured by test/redis-tier.fleet.spec.ts (real processes).
+ * - invalidation delivery between two instances (p50/p99), Reservoir's stream bus and bentocache's
+ *   pub/sub bus;
+ * - a cold key read by 250 callers in each of 4 processes at once (loader calls, wall time): each
+ *   process is this script forked again with BENCH_LAZY_SHARED_WORKER set (see `worker()`).
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BentoCache, bentostore } from 'bentocache';
-import { redisDriver } from 'bentocache/drivers/redis';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import { LazyLoaderCore } from '@reservoir/lazy/lazy-loader.core';
 import { RedisTier } from '@reservoir/lazy/redis';
-import { fmtOps, machineLine, ratioTable, runInterleaved, writeSection, type Case } from './lib/harness';
+import {
+  fmtOps,
+  machineLine,
+  median,
+  ratioTable,
+  runInterleaved,
+  writeSection,
+  type Case,
+} from './lib/harness';
+
+type ColdKind = 'reservoir' | 'bentocache';
+/** Parent → worker: read `key` with `callers` concurrent calls at `startAt` (epoch ms). */
+type ColdGo = { key: string; callers: number; startAt: number };
+/** Worker → parent, per round. */
+type ColdDone = { key: string; loaderCalls: number; finishedAt: number; values: number };
+
+const PROCESSES = 4;
+const CALLERS = 250;
+const COLD_ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
+/** What the loader costs: a database read, say. */
+const LOAD_MS = 50;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -107,8 +130,42 @@ async function main(): Promise<void> {
       await arrived;
       lat.push(performance.now() - t0);
     }
+    // The same through bentocache's bus: A deletes, B's emitter reports the bus message.
+    const bentoBus = (): BentoCache<{ s: ReturnType<typeof bentostore> }> =>
+      new BentoCache({
+        default: 's',
+        stores: {
+          s: bentostore()
+            .useL1Layer(memoryDriver({ maxSize: '10mb' }))
+            .useL2Layer(redisDriver({ connection: { host: '127.0.0.1', port } }))
+            .useBus(redisBusDriver({ connection: { host: '127.0.0.1', port } })),
+        },
+      });
+    const bentoA = bentoBus();
+    const bentoB = bentoBus();
+    await bentoA.getOrSet({ key: 'warm', factory: () => 1 });
+    await bentoB.getOrSet({ key: 'warm', factory: () => 1 });
+    await sleep(200); // both subscribed
+    const bentoLat: number[] = [];
+    let bentoArrival: (() => void) | undefined;
+    bentoB.on('bus:message:received', () => bentoArrival?.());
+    for (let i = 0; i < 500; i++) {
+      const arrived = new Promise<void>((r) => (bentoArrival = r));
+      const t0 = performance.now();
+      await bentoA.delete({ key: `k${i}` });
+      await Promise.race([arrived, sleep(1_000)]);
+      bentoLat.push(performance.now() - t0);
+    }
+    await bentoA.disconnect();
+    await bentoB.disconnect();
+
+    const cold = await coldKeys(url);
+
     lat.sort((a, b) => a - b);
-    const p = (q: number): string => lat[Math.min(lat.length - 1, Math.ceil(q * lat.length) - 1)].toFixed(2);
+    bentoLat.sort((a, b) => a - b);
+    const pq = (xs: number[], q: number): string =>
+      xs[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)].toFixed(2);
+    const p = (q: number): string => pq(lat, q);
 
     const hitRatio = hits[1].median / hits[0].median;
     const l2Ratio = l2s[0].median / l2s[1].median;
@@ -128,9 +185,22 @@ async function main(): Promise<void> {
       `Ratio: ${l2Ratio.toFixed(2)}× ${l2Ratio >= 1 ? '(target met)' : '(target missed)'}.`,
       '',
       '### Invalidation delivery between two instances (500 invalidations, one process, two connections each)',
-      `p50 ${p(0.5)} ms, p99 ${p(0.99)} ms (publish + stream read + listener).`,
       '',
-      'Cold key across 4 processes: see `test/redis-tier.fleet.spec.ts` (1,000 callers, 1 loader call).',
+      '| case | p50 | p99 |',
+      '|---|---:|---:|',
+      `| Reservoir RedisTier.invalidate → other tier's listener (stream bus) | ${p(0.5)} ms | ${p(0.99)} ms |`,
+      `| bentocache 1.6 delete → other instance's \`bus:message:received\` (pub/sub bus) | ${pq(bentoLat, 0.5)} ms | ${pq(bentoLat, 0.99)} ms |`,
+      '',
+      `### Cold key across ${PROCESSES} processes (${CALLERS} callers each, loader ${LOAD_MS} ms; target: 1 loader call, where bentocache makes ${PROCESSES})`,
+      '',
+      '| case | loader calls per round (median) | rounds | wall time (median) | rounds |',
+      '|---|---:|---|---:|---|',
+      ...cold.map(
+        (c) =>
+          `| ${c.name} | ${median(c.calls)} | ${c.calls.join(', ')} | ${median(c.wallMs).toFixed(0)} ms | ${c.wallMs.map((w) => w.toFixed(0)).join(', ')} |`,
+      ),
+      '',
+      'Wall time: from the common start instant to the last of the 1,000 callers answered, over all processes.',
     ].join('\n');
     console.log(md);
     console.log(`(L1 ${fmtOps(hits[1].median)}, L2 ${fmtOps(l2s[0].median)})`);
@@ -147,7 +217,132 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
+/**
+ * Cold keys across PROCESSES worker processes, Reservoir and bentocache rounds interleaved; a fresh
+ * key per round, so every round starts cold.
+ */
+async function coldKeys(url: string): Promise<Array<{ name: string; calls: number[]; wallMs: number[] }>> {
+  // run.js sits next to this file's source; the compiled file is dist/bench/bench/lazy-shared.bench.js.
+  const runJs = join(__dirname, '..', '..', '..', 'bench', 'run.js');
+  const start = async (kind: ColdKind): Promise<ChildProcess[]> => {
+    const ps = Array.from({ length: PROCESSES }, () =>
+      fork(runJs, ['lazy-shared'], {
+        env: { ...process.env, BENCH_SKIP_BUILD: '1', BENCH_LAZY_SHARED_WORKER: kind, REDIS_URL: url },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
+    await Promise.all(
+      ps.map(
+        (p) =>
+          new Promise<void>((resolve, reject) => {
+            const t = setTimeout(() => reject(new Error(`${kind} worker not ready in 20 s`)), 20_000);
+            p.once('message', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+      ),
+    );
+    return ps;
+  };
+  const round = async (ps: ChildProcess[], key: string): Promise<{ calls: number; wallMs: number }> => {
+    const startAt = Date.now() + 300;
+    const done = ps.map(
+      (p) =>
+        new Promise<ColdDone>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`cold round ${key} got no answer in 30 s`)), 30_000);
+          const on = (m: ColdDone): void => {
+            if (m.key !== key) return;
+            clearTimeout(t);
+            p.off('message', on);
+            resolve(m);
+          };
+          p.on('message', on);
+        }),
+    );
+    for (const p of ps) p.send({ key, callers: CALLERS, startAt } satisfies ColdGo);
+    const rs = await Promise.all(done);
+    if (rs.some((r) => r.values !== 1)) throw new Error(`round ${key}: processes saw different values`);
+    return {
+      calls: rs.reduce((n, r) => n + r.loaderCalls, 0),
+      wallMs: Math.max(...rs.map((r) => r.finishedAt)) - startAt,
+    };
+  };
+  const kinds: Array<[ColdKind, string]> = [
+    ['reservoir', 'Reservoir LazyLoaderCore + RedisTier (fleet lease)'],
+    ['bentocache', 'bentocache 1.6 getOrSet, L1 + Redis L2 + bus'],
+  ];
+  const procs = new Map<ColdKind, ChildProcess[]>();
+  for (const [kind] of kinds) procs.set(kind, await start(kind));
+  const out = kinds.map(([, name]) => ({ name, calls: [] as number[], wallMs: [] as number[] }));
+  try {
+    for (let r = -1; r < COLD_ROUNDS; r++) {
+      for (let i = 0; i < kinds.length; i++) {
+        const res = await round(procs.get(kinds[i][0])!, `cold-${r + 1}`);
+        if (r >= 0) {
+          out[i].calls.push(res.calls);
+          out[i].wallMs.push(res.wallMs);
+        }
+      }
+    }
+  } finally {
+    for (const ps of procs.values()) for (const p of ps) p.kill('SIGKILL');
+  }
+  return out;
+}
+
+/** One cold-key worker process: reads a fresh key with CALLERS concurrent calls when told to. */
+async function worker(kind: ColdKind, url: string): Promise<void> {
+  let loaderCalls = 0;
+  const load = async (): Promise<{ v: number }> => {
+    loaderCalls++;
+    await sleep(LOAD_MS);
+    return { v: 42 };
+  };
+  let read: (key: string) => Promise<unknown>;
+  if (kind === 'reservoir') {
+    const tier = new RedisTier({ url, prefix: 'bench-cold' });
+    if (!(await tier.ready(5_000))) throw new Error('redis not ready');
+    const core = new LazyLoaderCore({ tenantScoped: false, shared: tier });
+    read = (key) => {
+      if (!core.isRegistered(key)) core.register(key, load);
+      return core.get(key);
+    };
+  } else {
+    const { hostname, port } = new URL(url);
+    const connection = { host: hostname, port: Number(port) };
+    const bento = new BentoCache({
+      default: 's',
+      prefix: 'bench-cold',
+      stores: {
+        s: bentostore()
+          .useL1Layer(memoryDriver({ maxSize: '10mb' }))
+          .useL2Layer(redisDriver({ connection }))
+          .useBus(redisBusDriver({ connection })),
+      },
+    });
+    await bento.getOrSet({ key: 'warm', factory: () => 1 });
+    read = (key) => bento.getOrSet({ key, factory: load });
+  }
+  process.on('message', (m: ColdGo) => {
+    void (async () => {
+      await sleep(Math.max(0, m.startAt - Date.now()));
+      const before = loaderCalls;
+      const values = await Promise.all(Array.from({ length: m.callers }, () => read(m.key)));
+      const done: ColdDone = {
+        key: m.key,
+        loaderCalls: loaderCalls - before,
+        finishedAt: Date.now(),
+        values: new Set(values.map((v) => JSON.stringify(v))).size,
+      };
+      process.send?.(done);
+    })();
+  });
+  process.send?.({ ready: true });
+}
+
+const role = process.env.BENCH_LAZY_SHARED_WORKER as ColdKind | undefined;
+(role ? worker(role, process.env.REDIS_URL as string) : main()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -14,6 +14,10 @@ type Cmd =
   | { id: number; op: 'coreStampede'; callers: number; startAt: number }
   | { id: number; op: 'coreReload' }
   | { id: number; op: 'coreWatch'; minVersion: number; timeoutMs: number }
+  | { id: number; op: 'corePeek' }
+  | { id: number; op: 'tenantGet'; resource: string; tenant: string }
+  | { id: number; op: 'tenantPeek'; resource: string; tenant: string }
+  | { id: number; op: 'tenantInvalidate'; prefix: string; tenant: string }
   | { id: number; op: 'stats' }
   | { id: number; op: 'close' };
 
@@ -28,13 +32,34 @@ const send = (m: unknown): void => {
 };
 let loaderCalls = 0;
 // The loader as an app uses it: LazyLoaderCore with the shared tier, one resource that counts its loads.
-const core = new LazyLoaderCore({ shared: tier, tenantScoped: false });
+let currentTenant: string | undefined;
+const core = new LazyLoaderCore(
+  { shared: tier, tenantScoped: false },
+  { tenantResolver: () => currentTenant },
+);
 let coreLoads = 0;
 core.register('catalog', async () => {
   coreLoads++;
   await sleep(200);
   return { by: process.pid, load: coreLoads };
 });
+
+// Two tenant-scoped resources, to show a namespace invalidation of one organisation across
+// processes. The organisation comes from the tenant resolver, as in an app; `tenantGet` sets it
+// (the parent sends tenant commands to one worker one at a time).
+const tenantLoads: Record<string, number> = {};
+for (const resource of ['settings', 'profile']) {
+  core.register(
+    resource,
+    async () => {
+      const k = `${resource}/${String(currentTenant)}`;
+      tenantLoads[k] = (tenantLoads[k] ?? 0) + 1;
+      await sleep(50);
+      return { resource, of: currentTenant, by: process.pid, load: tenantLoads[k] };
+    },
+    { tenantScoped: true },
+  );
+}
 
 tier.onEvent((e: TierEvent) => {
   if (e.type !== 'stale-all') send({ event: { ...e, receivedAt: Date.now(), pid: process.pid } });
@@ -125,6 +150,29 @@ async function run(cmd: Cmd): Promise<unknown> {
         await sleep(1);
       }
       throw new Error(`version ${cmd.minVersion} not seen within ${cmd.timeoutMs} ms`);
+    }
+    case 'corePeek':
+      return { value: core.peek('catalog') ?? null, version: core.version('catalog') };
+    case 'tenantGet': {
+      currentTenant = cmd.tenant;
+      try {
+        const value = await core.get(cmd.resource);
+        return { value, version: core.version(cmd.resource), loads: { ...tenantLoads } };
+      } finally {
+        currentTenant = undefined;
+      }
+    }
+    case 'tenantPeek':
+      currentTenant = cmd.tenant;
+      try {
+        return { value: core.peek(cmd.resource) ?? null };
+      } finally {
+        currentTenant = undefined;
+      }
+    case 'tenantInvalidate': {
+      const sentAt = Date.now();
+      const removed = core.invalidate(cmd.prefix, { organisationId: cmd.tenant });
+      return { sentAt, removed };
     }
     case 'stats':
       return { ...tier.stats(), loaderCalls };

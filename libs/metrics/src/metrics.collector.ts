@@ -10,7 +10,8 @@
  *   stays fast with `/metrics` on. A source without `setMetricsTracker` is read from its `events$`.
  * - The lazy load-time histogram is fed by a `LazyMetricsTracker` the collector attaches to each
  *   loader (told about loads only), so a cache hit costs the same with or without metrics; lazy
- *   counters and versions are read from `loader.stats()` at scrape time.
+ *   counters and versions are read from `loader.stats()` at scrape time, and so are the shared
+ *   tier's `reservoir_lazy_shared_*` series (from `stats().shared`, when a tier is attached).
  * - Sources are re-listed on every scrape (and on `sync()`), so a pool registered later is picked up.
  *
  * Names follow HikariCP's Micrometer binding (`hikaricp_connections{state}`, `_acquire_seconds`,
@@ -18,7 +19,13 @@
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
-import type { LazyMetricsTracker, LazyResourceStats, LazyStats } from '@reservoir/lazy';
+import type {
+  LazyMetricsTracker,
+  LazyResourceStats,
+  LazySharedState,
+  LazySharedStats,
+  LazyStats,
+} from '@reservoir/lazy';
 import type {
   PoolDestroyReason,
   PoolEvent,
@@ -51,6 +58,10 @@ const DEFAULT_METRICS_MISNAMED = [
 export const OTHER_TENANTS_LABEL = '__other__';
 
 type LazyCounterStat = 'hits' | 'misses' | 'loads' | 'errors' | 'failures' | 'retries' | 'evictions';
+/** Values of `reservoir_lazy_shared_state{state}`, one series each, so a dashboard can alert on any. */
+const SHARED_STATES: readonly LazySharedState[] = ['connected', 'degraded', 'disconnected'];
+type SharedCounterStat =
+  'l2Hits' | 'l2Misses' | 'fleetLoadsJoined' | 'invalidationsPublished' | 'invalidationsReceived';
 type PoolCounterStat = 'created' | 'createErrors' | 'timeouts' | 'acquired' | 'destroyed' | 'leaksDetected';
 
 /** One pool's readings for the scrape in progress. */
@@ -273,6 +284,8 @@ export class ReservoirMetricsCollector {
   private readonly lazyLoadSeconds: Histogram<'resource'>;
   /** Last seen stats() totals per loader and resource (key: `resource\u0000stat`). */
   private readonly lazyLast = new Map<MetricsLazySource, Map<string, number>>();
+  /** Last seen `stats().shared` totals per loader. */
+  private readonly sharedLast = new Map<MetricsLazySource, Map<SharedCounterStat, number>>();
 
   constructor(
     private readonly sources: MetricsSources,
@@ -481,6 +494,64 @@ export class ReservoirMetricsCollector {
       },
     });
 
+    // Shared tier series, read from `loader.stats().shared` at scrape time. A loader without a tier
+    // has no `shared` and adds nothing; several loaders (each with its own store) are summed, and the
+    // state gauge counts loaders per state.
+    const sharedStats = () => this.sharedStats();
+    this.gauge({
+      name: `${p}lazy_shared_state`,
+      help: 'Loaders whose shared tier is in each state (connected, degraded, disconnected); 1 for one loader.',
+      labelNames: ['state'],
+      collect() {
+        this.reset();
+        const all = sharedStats();
+        if (all.length === 0) return;
+        for (const state of SHARED_STATES) {
+          this.set({ state }, all.filter(([s]) => s.state === state).length);
+        }
+      },
+    });
+    const sharedCounter = (kind: string, help: string, stat: SharedCounterStat) =>
+      this.sharedStatCounter(`${p}lazy_shared_${kind}_total`, help, stat);
+    sharedCounter('l2_hits', 'L1 misses served from the shared tier (Redis L2).', 'l2Hits');
+    sharedCounter('l2_misses', 'L1 misses the shared tier (Redis L2) could not serve.', 'l2Misses');
+    sharedCounter(
+      'fleet_loads_joined',
+      'Misses served by a load another instance made (fleet-wide single-flight).',
+      'fleetLoadsJoined',
+    );
+    sharedCounter(
+      'invalidations_published',
+      'Invalidations this instance published on the bus.',
+      'invalidationsPublished',
+    );
+    sharedCounter(
+      'invalidations_received',
+      'Invalidations from other instances received from the bus.',
+      'invalidationsReceived',
+    );
+    const lagGauge = (q: 'p50' | 'p99') =>
+      this.gauge({
+        name: `${p}lazy_shared_bus_lag_${q}_seconds`,
+        help: `${q} delivery lag of bus messages from other instances (recent window; the worst loader).`,
+        collect() {
+          this.reset();
+          const all = sharedStats();
+          if (all.length > 0) this.set(Math.max(...all.map(([s]) => s.busLagMs[q])) / 1000);
+        },
+      });
+    lagGauge('p50');
+    lagGauge('p99');
+    this.gauge({
+      name: `${p}lazy_shared_queued_invalidations`,
+      help: 'Invalidations waiting for Redis to come back (published on reconnect, newest per key).',
+      collect() {
+        this.reset();
+        const all = sharedStats();
+        if (all.length > 0) this.set(all.reduce((n, [s]) => n + s.queuedInvalidations, 0));
+      },
+    });
+
     if (this.options.defaultMetrics && !registry.getSingleMetric(`${p}process_cpu_seconds_total`)) {
       collectDefaultMetrics({ register: registry, prefix: p });
       // prom-client names these three gauges `*_total`, which Prometheus reserves for counters and
@@ -586,15 +657,56 @@ export class ReservoirMetricsCollector {
     this.sync();
     const out: Array<[string, LazyResourceStats, MetricsLazySource]> = [];
     for (const lazy of this.lazies.keys()) {
-      let stats = this.lazySnapshots.get(lazy);
-      if (!stats) {
-        stats = lazy.stats();
-        this.lazySnapshots.set(lazy, stats);
-        queueMicrotask(() => this.lazySnapshots.delete(lazy));
-      }
-      for (const [name, s] of Object.entries(stats.resources)) out.push([name, s, lazy]);
+      for (const [name, s] of Object.entries(this.lazySnapshot(lazy).resources)) out.push([name, s, lazy]);
     }
     return out;
+  }
+
+  /** `loader.stats()` once per loader per scrape (prom-client runs every collect() in one pass). */
+  private lazySnapshot(lazy: MetricsLazySource): LazyStats {
+    let stats = this.lazySnapshots.get(lazy);
+    if (!stats) {
+      stats = lazy.stats();
+      this.lazySnapshots.set(lazy, stats);
+      queueMicrotask(() => this.lazySnapshots.delete(lazy));
+    }
+    return stats;
+  }
+
+  /** `stats().shared` of every loader with a shared tier, from the same per-scrape snapshot. */
+  private sharedStats(): Array<[LazySharedStats, MetricsLazySource]> {
+    this.sync();
+    const out: Array<[LazySharedStats, MetricsLazySource]> = [];
+    for (const lazy of this.lazies.keys()) {
+      const shared = this.lazySnapshot(lazy).shared;
+      if (shared !== undefined) out.push([shared, lazy]);
+    }
+    return out;
+  }
+
+  /** A counter summing one cumulative `stats().shared` total over loaders (see `statCounter`). */
+  private sharedStatCounter(name: string, help: string, stat: SharedCounterStat): void {
+    const sharedStats = () => this.sharedStats();
+    const last = this.sharedLast;
+    this.counter({
+      name,
+      help,
+      collect() {
+        const all = sharedStats();
+        if (all.length === 0) return;
+        let delta = 0;
+        for (const [s, lazy] of all) {
+          let seen = last.get(lazy);
+          if (!seen) last.set(lazy, (seen = new Map()));
+          const now = s[stat];
+          const prev = seen.get(stat) ?? 0;
+          seen.set(stat, now);
+          // A total that shrank can only be a reset (a new store): count it afresh.
+          delta += now >= prev ? now - prev : now;
+        }
+        this.inc(delta);
+      },
+    });
   }
 
   /** A per-resource counter mirroring cumulative `loader.stats()` totals (see `statCounter`). */
