@@ -660,15 +660,7 @@ export class Pool<T> {
     if (this.subject.observed) {
       this.emit({ type: 'timeout', pool: this.name, organisationId: w.org, timeoutMs: w.timeoutMs });
     }
-    w.reject(
-      PoolTimeoutError.acquire(
-        this.name,
-        w.timeoutMs,
-        counts,
-        w.org,
-        this.creator.failingCause,
-      ),
-    );
+    w.reject(PoolTimeoutError.acquire(this.name, w.timeoutMs, counts, w.org, this.creator.failingCause));
   }
 
   private abortWaiter(w: Waiter<T>): void {
