@@ -10,7 +10,7 @@ export {
   PoolConfigError,
   PoolReleaseError,
 } from './pool.errors';
-export { POOL_DEFAULTS } from './pool.defaults';
+export { POOL_DEFAULTS, type PoolDefaults } from './pool.defaults';
 export { silentPoolLogger } from './pool.logger';
 export {
   pgTenantBinding,

@@ -188,6 +188,10 @@ describe('pgClientFactory', () => {
     expect(() => pgClientFactory('pg://x', { aplicationName: 'typo' } as PgClientFactoryOptions)).toThrow(
       PoolConfigError,
     );
+    // The known keys are read off the options class, in declaration order.
+    expect(() => pgClientFactory('pg://x', { aplicationName: 'typo' } as PgClientFactoryOptions)).toThrow(
+      'known options are applicationName, onConnect, validateQuery, Client, queryTimeoutMs, keepAlive, keepAliveInitialDelayMs, isBroken.',
+    );
     expect(() => pgClientFactory(42 as unknown as string)).toThrow(/config/);
     expect(() => pgClientFactory('pg://x', { validateQuery: '' })).toThrow(/validateQuery/);
     expect(() => pgClientFactory('pg://x', { onConnect: 'SET ROLE x' as never })).toThrow(/onConnect/);

@@ -13,46 +13,47 @@ import type { ResourceFactory } from './pool.types';
 /** A connection string, or `pg`'s client configuration. */
 export type PgClientConfig = string | ClientConfig;
 
-export interface PgClientFactoryOptions {
+/**
+ * Options of `pgClientFactory`. The field initialisers are the defaults (the one place they live), and
+ * the validator's list of known keys is read off an instance.
+ *
+ * @publicApi
+ */
+export class PgClientFactoryOptions {
   /** `application_name` of every pooled backend (visible in `pg_stat_activity`); overrides the config's. */
-  applicationName?: string;
+  applicationName?: string = undefined;
   /**
    * Runs once per client, right after it connected and before the pool lends it (e.g.
    * `SET ROLE app_user`). If it throws, the client is ended and the create fails.
    */
-  onConnect?: (client: Client) => Promise<void> | void;
+  onConnect?: (client: Client) => Promise<void> | void = undefined;
   /** Statement run by `validate` (on borrow after `validateAfterIdleMs`); `false` disables validation. @default 'SELECT 1' */
-  validateQuery?: string | false;
+  validateQuery?: string | false = 'SELECT 1';
   /** The client class to instantiate. @default require('pg').Client */
-  Client?: new (config: ClientConfig) => Client;
+  Client?: new (config: ClientConfig) => Client = undefined;
   /**
    * Client-side bound on every query (pg's `query_timeout`), so a query on a connection that stopped
    * answering (a silent network partition) fails instead of holding its lease forever. A query that
    * timed out leaves the connection busy, so the default `isBroken` treats it as broken. A
    * `query_timeout` in `config` wins; 0 disables. @default 30000
    */
-  queryTimeoutMs?: number;
+  queryTimeoutMs?: number = 30_000;
   /**
    * TCP keepalive on every connection (pg's `keepAlive`), so the OS notices a dead peer. A
    * `keepAlive` in `config` wins. @default true
    */
-  keepAlive?: boolean;
+  keepAlive?: boolean = true;
   /** Idle time before the first keepalive probe (pg's `keepAliveInitialDelayMillis`). @default 10000 */
-  keepAliveInitialDelayMs?: number;
+  keepAliveInitialDelayMs?: number = 10_000;
   /**
    * What `pool.use()` treats as a broken client when its callback throws (destroyed, not reused).
    * @default connection-level failures (`isPgConnectionError`) and client-side query timeouts
    */
-  isBroken?: (err: unknown) => boolean;
+  isBroken?: (err: unknown) => boolean = undefined;
 }
 
-/** The defaults of `PgClientFactoryOptions` (one place). */
-class PgClientFactoryDefaults {
-  validateQuery: string | false = 'SELECT 1';
-  queryTimeoutMs = 30_000;
-  keepAlive = true;
-  keepAliveInitialDelayMs = 10_000;
-}
+/** Declaration order, which is the order an unknown-key error lists them in. */
+const KNOWN_KEYS: readonly string[] = Object.keys(new PgClientFactoryOptions());
 
 const QUERY_TIMEOUT = /query read timeout/i;
 
@@ -100,17 +101,9 @@ export function pgClientFactory(
   const given: { config: unknown; options: unknown } = { config, options };
   if (typeof config !== 'string' && typeof config !== 'function') c.object('config', given.config);
   c.object('', given.options);
-  c.knownKeys(given.options, [
-    'applicationName',
-    'onConnect',
-    'validateQuery',
-    'Client',
-    'queryTimeoutMs',
-    'keepAlive',
-    'keepAliveInitialDelayMs',
-    'isBroken',
-  ]);
-  const d = new PgClientFactoryDefaults();
+  c.knownKeys(given.options, KNOWN_KEYS);
+  // Only the fields that have a default are read from `d`.
+  const d = new PgClientFactoryOptions() as Required<PgClientFactoryOptions>;
   if (options.applicationName !== undefined) c.string('applicationName', options.applicationName, false);
   if (options.onConnect !== undefined) c.func('onConnect', options.onConnect);
   if (options.Client !== undefined) c.func('Client', options.Client);

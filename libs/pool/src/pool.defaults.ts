@@ -1,41 +1,33 @@
+import { type CreateRetryOptions, type PoolHealthThresholds, PoolOptions } from './pool.types';
+
+/** Options that have no default value (a function or object only the user can supply). */
+type NoDefault = 'factory' | 'tenantResolver' | 'tenantBinding' | 'logger' | 'metricsTracker';
+type Scalars = Exclude<keyof PoolOptions<unknown>, NoDefault | 'createRetry' | 'health' | 'autoSize'>;
+
+/** The shape of `POOL_DEFAULTS`: every option that has a default, nested groups included. */
+export type PoolDefaults = { readonly [K in Scalars]-?: NonNullable<PoolOptions<unknown>[K]> } & {
+  readonly createRetry: Readonly<Required<CreateRetryOptions>>;
+  readonly health: Readonly<Required<PoolHealthThresholds>>;
+  readonly autoSize: boolean;
+};
+
+/** An option instance's defined fields as a frozen plain object (nested option groups too). */
+function plain(instance: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(instance)) {
+    if (value === undefined) continue;
+    out[key] = typeof value === 'object' && value !== null ? plain(value) : value;
+  }
+  return Object.freeze(out);
+}
+
 /**
- * The one place pool defaults live. `pool.types.ts` documents each with `@default`; the abuse spec
- * checks the two agree, so change both together.
+ * The pool defaults, read off `new PoolOptions()`: the option classes in `pool.types.ts` are the one
+ * place defaults are written down, and this constant (kept for existing users) is derived from them.
+ *
+ * @publicApi
  */
-export const POOL_DEFAULTS = {
-  name: 'default',
-  min: 0,
-  max: 10,
-  acquireTimeoutMs: 30_000,
-  createTimeoutMs: 10_000,
-  idleTimeoutMs: 600_000,
-  maxLifetimeMs: 1_800_000,
-  maxLifetimeJitter: 0.025,
-  validateAfterIdleMs: 500,
-  maxWaiting: Infinity,
-  leakDetectionMs: 0,
-  shutdownTimeoutMs: 30_000,
-  maintenanceIntervalMs: 1000,
-  requireTenant: false,
-  maxPerTenant: Infinity,
-  maxTrackedTenants: 1000,
-  autoSize: false,
-  createRetry: {
-    initialDelayMs: 10,
-    maxDelayMs: 5000,
-    factor: 2,
-    jitter: 0.5,
-  },
-  health: {
-    degradedUtilization: 0.7,
-    unhealthyUtilization: 1,
-    degradedWaitP99Ms: 1000,
-    unhealthyTimeouts: 1,
-    unhealthyCreateFailures: 3,
-    windowMs: 10_000,
-    failingAfterMs: 30_000,
-  },
-} as const;
+export const POOL_DEFAULTS: PoolDefaults = plain(new PoolOptions<unknown>()) as unknown as PoolDefaults;
 
 /** setTimeout's upper bound; larger delays fire immediately in Node. */
 export const MAX_TIMER_MS = 2_147_483_647;

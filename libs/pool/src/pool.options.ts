@@ -7,15 +7,8 @@ import { OptionChecker } from '@reservoir/core';
 import { MAX_TIMER_MS, POOL_DEFAULTS } from './pool.defaults';
 import { PoolConfigError } from './pool.errors';
 import { resolveAutoSizeOptions, type ResolvedAutoSizeOptions } from './autosize/autosize.options';
-import type {
-  PoolLogger,
-  PoolOptions,
-  ResourceFactory,
-  TenantBinding,
-  PoolHealthThresholds,
-  CreateRetryOptions,
-  PoolMetricsTracker,
-} from './pool.types';
+import { CreateRetryOptions, PoolHealthThresholds, PoolOptions } from './pool.types';
+import type { PoolLogger, ResourceFactory, TenantBinding, PoolMetricsTracker } from './pool.types';
 
 /** Options with every default applied; what the core reads. */
 export interface ResolvedPoolOptions<T> {
@@ -45,47 +38,11 @@ export interface ResolvedPoolOptions<T> {
   autoSize: ResolvedAutoSizeOptions | undefined;
 }
 
-const KNOWN_KEYS: readonly (keyof PoolOptions<unknown>)[] = [
-  'name',
-  'factory',
-  'min',
-  'max',
-  'acquireTimeoutMs',
-  'createTimeoutMs',
-  'idleTimeoutMs',
-  'maxLifetimeMs',
-  'maxLifetimeJitter',
-  'validateAfterIdleMs',
-  'maxWaiting',
-  'leakDetectionMs',
-  'createRetry',
-  'shutdownTimeoutMs',
-  'health',
-  'maintenanceIntervalMs',
-  'tenantResolver',
-  'requireTenant',
-  'tenantBinding',
-  'maxPerTenant',
-  'maxTrackedTenants',
-  'logger',
-  'metricsTracker',
-  'autoSize',
-];
-const RETRY_KEYS: readonly (keyof CreateRetryOptions)[] = [
-  'initialDelayMs',
-  'maxDelayMs',
-  'factor',
-  'jitter',
-];
-const HEALTH_KEYS: readonly (keyof PoolHealthThresholds)[] = [
-  'degradedUtilization',
-  'unhealthyUtilization',
-  'degradedWaitP99Ms',
-  'unhealthyTimeouts',
-  'unhealthyCreateFailures',
-  'windowMs',
-  'failingAfterMs',
-];
+// Known keys are read off the option classes (declaration order), so the validator cannot drift
+// from the declared options.
+const KNOWN_KEYS: readonly string[] = Object.keys(new PoolOptions<unknown>());
+const RETRY_KEYS: readonly string[] = Object.keys(new CreateRetryOptions());
+const HEALTH_KEYS: readonly string[] = Object.keys(new PoolHealthThresholds());
 
 /** `key: undefined` counts as "not given", so config spreads like `{ max: env.MAX }` just work. */
 function pick<V>(value: V | undefined, fallback: V): V {

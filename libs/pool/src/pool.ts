@@ -11,7 +11,7 @@
  * - one unref'd maintenance interval does idle eviction, lifetime, leak detection, trend and health.
  */
 import { Subject, type Observable } from 'rxjs';
-import { SampleWindow, TrendWindow, backoffDelay, withDeadline } from '@reservoir/core';
+import { SampleWindow, TrendWindow, withDeadline } from '@reservoir/core';
 import { evaluateHealth } from './pool.health';
 import { TimedSampleWindow } from './pool.samples';
 import { GONE, IDLE, LEASED, Slot } from './pool.slot';
@@ -23,7 +23,9 @@ import { autoSizeDefaults } from './autosize/autosize.options';
 import { SizingWindow, type PoolCounterSnapshot } from './autosize/autosize.window';
 // The framework-free tenant entry: the tenant barrel also exports Nest modules, the core must not load them.
 import { TenantRequiredError } from '@reservoir/tenant/core';
-import { CLOCK_REUSE, MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
+import { PoolClock } from './pool.clock';
+import { ResourceCreator } from './pool.creator';
+import { MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
 import { PoolClosedError, PoolExhaustedError, PoolReleaseError, PoolTimeoutError } from './pool.errors';
 import { defaultPoolLogger } from './pool.logger';
 import { PoolMessages, type PoolCounts } from './pool.messages';
@@ -71,7 +73,6 @@ function capture(resolve: (value: never) => void, reject: (err: unknown) => void
 }
 
 /** Already settled; `.then` on it schedules a callback after the microtasks queued so far. */
-const RESOLVED: Promise<void> = Promise.resolve();
 
 function isEmitter(r: unknown): r is {
   on(event: 'error', fn: (err: unknown) => void): unknown;
@@ -120,7 +121,6 @@ export class Pool<T> {
   private readonly prep: TenantPreparer<T>;
 
   private size = 0;
-  private creating = 0;
   private destroying = 0;
 
   private created = 0;
@@ -128,22 +128,16 @@ export class Pool<T> {
   private acquired = 0;
   private released = 0;
   private timeouts = 0;
-  private createErrors = 0;
   private validationFailures = 0;
   private leaksDetected = 0;
   /** Leases until the next sampled one. */
   private sampleIn = 1;
 
-  /** Coarse monotonic clock: refreshed by the maintenance tick and by every precise read. */
-  private clock = performance.now();
-  /** Waits that may still take `clock` as their start (see `waitClock`); 0 = read the clock. */
-  private clockReuse = 0;
-  private clockStalePending = false;
+  /** Coarse and precise time (pool.clock.ts). */
+  private readonly clock: PoolClock;
   private readonly waitSamples = new TimedSampleWindow(1024);
   private readonly holdSamples = new TimedSampleWindow(1024);
   private tracker: PoolMetricsTracker = NO_TRACKER;
-  /** Lifetime decisions read the precise clock when a resource is this close to expiry on the coarse one. */
-  private readonly lifetimeGuardMs: number;
   /** Start of the current UNHEALTHY run as detected (tick or state change), or -1. */
   private unhealthySince = -1;
   /** Leases past leakDetectionMs at the last tick. */
@@ -155,14 +149,11 @@ export class Pool<T> {
   private readonly recentTimeouts: number[];
   private recentTimeoutsNext = 0;
 
-  private consecutiveFailures = 0;
   private bindFailures = 0;
-  private lastCreateError: unknown = undefined;
-  private backoffTimer: NodeJS.Timeout | undefined;
-  private readonly createAborts = new Set<AbortController>();
+  /** create, create timeout, backoff, abort (pool.creator.ts). */
+  private readonly creator: ResourceCreator<T>;
   private readonly destroys = new Set<Promise<void>>();
   private readonly readyWaiters = new Set<{ resolve: () => void; reject: (e: unknown) => void }>();
-  private creatingSettled: (() => void) | undefined;
   private drained: (() => void) | undefined;
 
   private closed = false;
@@ -177,6 +168,8 @@ export class Pool<T> {
 
   constructor(options: PoolOptions<T>) {
     this.o = resolvePoolOptions(options);
+    // The coarse clock is refreshed at least every tick; twice that covers a late tick.
+    this.clock = new PoolClock(2 * this.o.maintenanceIntervalMs + 1000);
     this.name = this.o.name;
     this.factory = this.o.factory;
     this.binding = this.o.tenantBinding;
@@ -185,7 +178,7 @@ export class Pool<T> {
       {
         expire: (w, now) => this.expire(w, now),
         timerFired: (now, expired) => {
-          this.clock = now;
+          this.clock.observe(now);
           if (expired) this.evaluateHealth();
         },
       },
@@ -193,6 +186,19 @@ export class Pool<T> {
     );
     this.resolver = this.o.tenantResolver;
     this.logger = this.o.logger ?? defaultPoolLogger(this.name);
+    this.creator = new ResourceCreator<T>(
+      this.name,
+      this.factory,
+      this.o.createTimeoutMs,
+      this.o.createRetry,
+      this.logger,
+      {
+        created: (r) => this.createSucceeded(r),
+        failed: (err, n) => this.createFailed(err, n),
+        discard: (r) => this.trackDestroy(this.runDestroy(r)),
+        resume: () => this.ensureCapacity(),
+      },
+    );
     this.prep = new TenantPreparer<T>(this.name, this.factory, this.binding, this.logger, (r, hook) =>
       this.bounded(r, hook),
     );
@@ -200,8 +206,6 @@ export class Pool<T> {
     this.trend = new TrendWindow(this.o.health.windowMs);
     this.recentTimeouts = new Array<number>(Math.max(1, this.o.health.unhealthyTimeouts)).fill(-Infinity);
     if (this.o.metricsTracker !== undefined) this.tracker = this.o.metricsTracker;
-    // The coarse clock is refreshed at least every tick; twice that covers a late tick.
-    this.lifetimeGuardMs = 2 * this.o.maintenanceIntervalMs + 1000;
     this.sizer = new AutoSizeController(this.o.autoSize ?? autoSizeDefaults(this.o.min, this.o.max));
     this.cap = this.o.autoSize === undefined ? this.o.max : this.sizer.limit;
     this.sizingWindow = new SizingWindow(performance.now(), this.counterSnapshot());
@@ -236,7 +240,7 @@ export class Pool<T> {
             this.o.acquireTimeoutMs,
             this.o.min,
             this.size,
-            this.consecutiveFailures > 0 ? this.lastCreateError : undefined,
+            this.creator.failingCause,
           ),
         );
       }, this.o.acquireTimeoutMs);
@@ -276,7 +280,7 @@ export class Pool<T> {
 
     if (this.q.pending === 0 && this.idle.length > 0 && rec.held < rec.cap) {
       let slot = this.binding === undefined ? this.idle.pop()! : this.takeIdleFor(org);
-      if (slot.expiresAt - this.clock <= this.lifetimeGuardMs) {
+      if (this.clock.nearDeadline(slot.expiresAt)) {
         while (this.pastLifetime(slot)) {
           slot.reserve();
           void this.retire(slot, 'lifetime');
@@ -309,7 +313,7 @@ export class Pool<T> {
     this.q.enqueue(rec, w);
     if (this.idle.length > 0) this.dispatchIdle();
     // Saturated (the usual reason to wait): no room to create, so skip ensureCapacity's arithmetic.
-    else if (this.size + this.creating + this.destroying < this.cap) this.ensureCapacity();
+    else if (this.size + this.creator.creating + this.destroying < this.cap) this.ensureCapacity();
     return promise;
   }
 
@@ -415,13 +419,13 @@ export class Pool<T> {
       idle: this.idle.length,
       inUse,
       pending: this.q.pending,
-      creating: this.creating,
+      creating: this.creator.creating,
       created: this.created,
       destroyed: this.destroyed,
       acquired: this.acquired,
       released: this.released,
       timeouts: this.timeouts,
-      createErrors: this.createErrors,
+      createErrors: this.creator.failures,
       validationFailures: this.validationFailures,
       leaksDetected: this.leaksDetected,
       acquireWaitMs: { p50: w50, p95: w95, p99: w99 },
@@ -487,7 +491,7 @@ export class Pool<T> {
     signal: AbortSignal | undefined,
   ): Waiter<T> {
     const w = this.q.take();
-    const now = this.nearNow();
+    const now = this.clock.nearNow();
     w.state = WAITING;
     w.rec = rec;
     w.org = org;
@@ -505,51 +509,23 @@ export class Pool<T> {
     return w;
   }
 
-  /**
-   * `performance.now()`, or a read taken earlier in the same run of microtasks. Used where a clock is
-   * needed on the hot path: a wait's start (its deadline) and sampled wait/hold times. A precise read
-   * costs about as much as the rest of a hand-off, so one read serves every use until the microtasks
-   * already queued at that moment have run, and at most CLOCK_REUSE uses: in a saturated pool that is
-   * one read per ~10 hand-offs. The error is the run time of those microtasks (microseconds, unless
-   * one of them blocks the thread), and never spans an idle gap, a timer or I/O.
-   */
-  private nearNow(): number {
-    if (this.clockReuse > 0) {
-      this.clockReuse--;
-      return this.clock;
-    }
-    const now = performance.now();
-    this.clock = now;
-    this.clockReuse = CLOCK_REUSE;
-    if (!this.clockStalePending) {
-      this.clockStalePending = true;
-      void RESOLVED.then(this.clockStale);
-    }
-    return now;
-  }
-
-  private readonly clockStale = (): void => {
-    this.clockStalePending = false;
-    this.clockReuse = 0;
-  };
-
   private tenantRecord(org: string): TenantRecord<T> {
     // Consecutive acquires usually carry the same tenant: skip the Map lookup for a repeat.
     const last = this.lastRec;
     if (last !== null && last.id === org) {
-      last.lastSeen = this.clock;
+      last.lastSeen = this.clock.coarse;
       return last;
     }
     let rec = this.tenants.get(org);
     if (rec === undefined) {
       rec = new TenantRecord<T>(org, this.o.maxPerTenant);
-      rec.lastSeen = this.clock;
+      rec.lastSeen = this.clock.coarse;
       this.tenants.set(org, rec);
       if (this.tenants.size > this.o.maxTrackedTenants) this.evictTenants(rec);
       this.lastRec = rec;
       return rec;
     }
-    rec.lastSeen = this.clock;
+    rec.lastSeen = this.clock.coarse;
     this.lastRec = rec;
     return rec;
   }
@@ -583,16 +559,9 @@ export class Pool<T> {
     return fromIdle && this.needsValidation(slot);
   }
 
-  /**
-   * Lifetime decisions must not act on a clock that may run early: within `lifetimeGuardMs` of expiry
-   * (on the coarse clock) the precise clock decides. Far from expiry this is one comparison.
-   */
+  /** Never early (see PoolClock.pastLifetime). */
   private pastLifetime(slot: Slot<T>): boolean {
-    const at = slot.expiresAt;
-    if (at - this.clock > this.lifetimeGuardMs) return false;
-    const now = performance.now();
-    this.clock = now;
-    return at <= now;
+    return this.clock.pastLifetime(slot.expiresAt);
   }
 
   /** The only place a tenant's held count changes. */
@@ -635,7 +604,7 @@ export class Pool<T> {
     // every lease is sampled until the window holds MIN_SAMPLES, so a quiet pool's stats are exact.
     if (--this.sampleIn === 0 || this.holdSamples.count < MIN_SAMPLES) {
       if (this.sampleIn <= 0) this.sampleIn = 1 + ((Math.random() * (2 * SAMPLE_EVERY - 1)) | 0);
-      const now = this.nearNow();
+      const now = this.clock.nearNow();
       slot.sampleStart = now;
       const waitMs = enqueuedAt < 0 ? 0 : now - enqueuedAt;
       this.waitSamples.record(waitMs, now);
@@ -646,7 +615,7 @@ export class Pool<T> {
       this.tracker.acquired(-1, org);
     }
     // Coarse clock (refreshed by any precise read above, and by the maintenance tick).
-    slot.acquiredAt = this.clock;
+    slot.acquiredAt = this.clock.coarse;
     if (this.subject.observed) {
       const waitMs = enqueuedAt < 0 ? 0 : performance.now() - enqueuedAt;
       this.emit({ type: 'acquire', pool: this.name, organisationId: org, waitMs });
@@ -656,7 +625,7 @@ export class Pool<T> {
   private endLease(slot: Slot<T>): void {
     this.hold(slot.rec!, -1);
     if (slot.sampleStart >= 0) {
-      const now = this.nearNow();
+      const now = this.clock.nearNow();
       const holdMs = now - slot.sampleStart;
       this.holdSamples.record(holdMs, now);
       this.tracker.released(holdMs, slot.org);
@@ -691,15 +660,7 @@ export class Pool<T> {
     if (this.subject.observed) {
       this.emit({ type: 'timeout', pool: this.name, organisationId: w.org, timeoutMs: w.timeoutMs });
     }
-    w.reject(
-      PoolTimeoutError.acquire(
-        this.name,
-        w.timeoutMs,
-        counts,
-        w.org,
-        this.consecutiveFailures > 0 ? this.lastCreateError : undefined,
-      ),
-    );
+    w.reject(PoolTimeoutError.acquire(this.name, w.timeoutMs, counts, w.org, this.creator.failingCause));
   }
 
   private abortWaiter(w: Waiter<T>): void {
@@ -731,7 +692,7 @@ export class Pool<T> {
         return;
       }
     }
-    if (this.factory.validate === undefined) slot.park(this.clock, false);
+    if (this.factory.validate === undefined) slot.park(this.clock.coarse, false);
     else slot.park(performance.now(), true);
     this.idle.push(slot);
   }
@@ -781,7 +742,7 @@ export class Pool<T> {
         if (reason === 'validation') this.validationFailures++;
         this.hold(w.rec, -1);
         // A bind that keeps failing would otherwise spin create -> bind -> destroy; back off like creates.
-        if (reason === 'broken') this.backOff(++this.bindFailures);
+        if (reason === 'broken') this.creator.backOff(++this.bindFailures);
         // Back in the queue first, so the dispatch that retire runs can serve it.
         if (w.state === PREPARING) this.q.requeueFront(w);
         void this.retire(slot, reason);
@@ -812,78 +773,21 @@ export class Pool<T> {
   // ---------------------------------------------------------------- create / destroy
 
   private ensureCapacity(): void {
-    if (this.closed || this.backoffTimer !== undefined) return;
-    let want = this.o.min - this.size - this.creating;
+    if (this.closed || this.creator.paused) return;
+    let want = this.o.min - this.size - this.creator.creating;
     // Never more creates than waiters not already covered by one (docs/design.md "Facts we rely on"); none while idle
     // resources exist, since then every waiter is held back by its tenant cap, not by capacity.
     if (this.idle.length === 0) {
-      const forWaiters = this.q.pending - this.creating;
+      const forWaiters = this.q.pending - this.creator.creating;
       if (forWaiters > want) want = forWaiters;
     }
-    const room = this.cap - this.size - this.creating - this.destroying;
+    const room = this.cap - this.size - this.creator.creating - this.destroying;
     if (want > room) want = room;
-    for (let i = 0; i < want; i++) this.startCreate();
-  }
-
-  private startCreate(): void {
-    this.creating++;
-    const ac = new AbortController();
-    this.createAborts.add(ac);
-    let done = false;
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      const err = PoolTimeoutError.create(this.name, this.o.createTimeoutMs);
-      ac.abort(err);
-      this.createAborts.delete(ac);
-      this.createFailed(err);
-    }, this.o.createTimeoutMs);
-    timer.unref();
-    let p: Promise<T>;
-    try {
-      p = Promise.resolve(
-        this.factory.create({ signal: ac.signal, attempt: this.consecutiveFailures + 1, pool: this.name }),
-      );
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      (resource) => {
-        if (done) {
-          // Timed out (or the pool closed) before this finished: never leak it.
-          this.logger.warn(PoolMessages.lateCreateDestroyed(this.name));
-          this.trackDestroy(this.runDestroy(resource));
-          return;
-        }
-        done = true;
-        clearTimeout(timer);
-        this.createAborts.delete(ac);
-        this.createSucceeded(resource);
-      },
-      (err: unknown) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.createAborts.delete(ac);
-        this.createFailed(err);
-      },
-    );
+    for (let i = 0; i < want; i++) this.creator.start();
   }
 
   private createSucceeded(resource: T): void {
-    this.creating--;
-    if (this.consecutiveFailures > 0) {
-      this.logger.log(PoolMessages.createRecovered(this.name, this.consecutiveFailures));
-      this.consecutiveFailures = 0;
-      this.lastCreateError = undefined;
-    }
-    if (this.closed) {
-      this.trackDestroy(this.runDestroy(resource));
-      this.notifyCreating();
-      return;
-    }
-    const now = performance.now();
-    this.clock = now;
+    const now = this.clock.precise();
     const o = this.o;
     const expiresAt =
       o.maxLifetimeMs > 0 ? now + o.maxLifetimeMs * (1 - o.maxLifetimeJitter * Math.random()) : Infinity;
@@ -899,39 +803,12 @@ export class Pool<T> {
     if (this.healthState !== 'HEALTHY') this.evaluateHealth();
   }
 
-  private createFailed(err: unknown): void {
-    this.creating--;
-    this.createErrors++;
-    this.consecutiveFailures++;
+  private createFailed(err: unknown, consecutive: number): void {
     this.sizingWindow.createFailed(err);
-    this.lastCreateError = err;
     if (this.subject.observed) {
-      this.emit({ type: 'create-error', pool: this.name, error: err, consecutive: this.consecutiveFailures });
+      this.emit({ type: 'create-error', pool: this.name, error: err, consecutive });
     }
-    if (this.closed) {
-      this.notifyCreating();
-      return;
-    }
-    const delay = backoffDelay(this.consecutiveFailures, this.o.createRetry);
-    const n = this.consecutiveFailures;
-    // Log the first failure and then at powers of two, so an outage doesn't flood the log.
-    if ((n & (n - 1)) === 0) this.logger.warn(PoolMessages.createFailed(this.name, n, delay, err));
-    this.backOff(n, delay);
-    this.evaluateHealth();
-  }
-
-  /** Pauses creates (ensureCapacity is a no-op while the timer is set), then resumes them. */
-  private backOff(failures: number, delay = backoffDelay(failures, this.o.createRetry)): void {
-    if (this.backoffTimer !== undefined || this.closed) return;
-    this.backoffTimer = setTimeout(() => {
-      this.backoffTimer = undefined;
-      this.ensureCapacity();
-    }, delay);
-    this.backoffTimer.unref();
-  }
-
-  private notifyCreating(): void {
-    if (this.creating === 0 && this.creatingSettled !== undefined) this.creatingSettled();
+    if (!this.closed) this.evaluateHealth();
   }
 
   /** An idle resource that errors (pg.Client whose backend died) is removed instead of crashing the process. */
@@ -1029,8 +906,7 @@ export class Pool<T> {
   // ---------------------------------------------------------------- maintenance, health, close
 
   private readonly tick = (): void => {
-    const now = performance.now();
-    this.clock = now;
+    const now = this.clock.precise();
     if (this.closed) return;
     const o = this.o;
     if (this.idle.length > 0 && (o.idleTimeoutMs > 0 || o.maxLifetimeMs > 0)) {
@@ -1064,7 +940,7 @@ export class Pool<T> {
     return {
       acquired: this.acquired,
       timeouts: this.timeouts,
-      createErrors: this.createErrors,
+      createErrors: this.creator.failures,
       pending: this.q.pending,
       size: this.size,
       inUse: this.size - this.idle.length,
@@ -1127,7 +1003,7 @@ export class Pool<T> {
         closed: this.closed,
         utilization: (this.size - this.idle.length) / this.o.max,
         timeoutsInWindow,
-        consecutiveCreateFailures: this.consecutiveFailures,
+        consecutiveCreateFailures: this.creator.consecutiveFailures,
         waitP99Ms: t.degradedWaitP99Ms === Infinity ? 0 : this.waitSamples.percentiles([0.99], since)[0],
         overdueLeases: this.overdueLeases,
         unhealthyForMs: this.unhealthySince < 0 ? 0 : now - this.unhealthySince,
@@ -1137,10 +1013,6 @@ export class Pool<T> {
   }
 
   private async shutdown(): Promise<void> {
-    if (this.backoffTimer !== undefined) {
-      clearTimeout(this.backoffTimer);
-      this.backoffTimer = undefined;
-    }
     for (const r of [...this.readyWaiters]) r.reject(PoolClosedError.create(this.name));
     // 1. stop lending (closed = true), 2. reject every waiter.
     while (this.q.dlHead !== null) {
@@ -1148,7 +1020,7 @@ export class Pool<T> {
       this.q.settle(w);
       w.reject(PoolClosedError.create(this.name, true));
     }
-    for (const ac of this.createAborts) ac.abort(PoolClosedError.create(this.name));
+    this.creator.close(PoolClosedError.create(this.name));
     // Idle resources will never be lent again: no reason to hold them while loans drain.
     while (this.idle.length > 0) void this.retire(this.idle[this.idle.length - 1], 'close');
     // 3. wait for loans (and in-flight validate/bind/unbind) up to shutdownTimeoutMs.
@@ -1167,10 +1039,7 @@ export class Pool<T> {
       }
     }
     // Creates were aborted; a factory that ignores the signal is still bounded by createTimeoutMs.
-    if (this.creating > 0) {
-      await new Promise<void>((resolve) => (this.creatingSettled = resolve));
-      this.creatingSettled = undefined;
-    }
+    await this.creator.settled();
     // 5. resolve only after every destroy has finished.
     while (this.destroys.size > 0) await Promise.all([...this.destroys]);
     clearInterval(this.maintenance);
@@ -1202,7 +1071,7 @@ export class Pool<T> {
   private evictTenants(keep: TenantRecord<T>): void {
     const target = Math.floor(this.o.maxTrackedTenants * 0.9);
     const sweptAt = this.lastTenantSweep;
-    this.lastTenantSweep = this.clock;
+    this.lastTenantSweep = this.clock.coarse;
     let budget = this.tenants.size;
     for (const r of this.tenants.values()) {
       if (this.tenants.size <= target || budget-- === 0) break;

@@ -58,97 +58,118 @@ export interface TenantBinding<T> {
   unbindOnRelease?: boolean;
 }
 
-/** Create-retry backoff (HikariCP-style). */
-export interface CreateRetryOptions {
+/**
+ * Create-retry backoff (HikariCP-style). Options are classes whose field initialisers are the
+ * defaults: the one place they are written down (`POOL_DEFAULTS` and the validator's list of known
+ * keys are derived from these classes).
+ *
+ * @publicApi
+ */
+export class CreateRetryOptions {
   /** @default 10 */
-  initialDelayMs?: number;
+  initialDelayMs?: number = 10;
   /** @default 5000 */
-  maxDelayMs?: number;
+  maxDelayMs?: number = 5000;
   /** @default 2 */
-  factor?: number;
+  factor?: number = 2;
   /** Fraction of each delay that is randomised (0 = none, 1 = full jitter). @default 0.5 */
-  jitter?: number;
+  jitter?: number = 0.5;
 }
 
-/** Health thresholds. A rule is off when its threshold is `Infinity` (or 0 for counters where noted). */
-export interface PoolHealthThresholds {
+/**
+ * Health thresholds. A rule is off when its threshold is `Infinity` (or 0 for counters where noted).
+ * The initialisers are the defaults.
+ *
+ * @publicApi
+ */
+export class PoolHealthThresholds {
   /** DEGRADED when inUse/max ≥ this. @default 0.7 */
-  degradedUtilization?: number;
+  degradedUtilization?: number = 0.7;
   /** UNHEALTHY when inUse/max ≥ this. @default 1 */
-  unhealthyUtilization?: number;
+  unhealthyUtilization?: number = 1;
   /** DEGRADED when acquire-wait p99 over the window exceeds this many ms. @default 1000 */
-  degradedWaitP99Ms?: number;
+  degradedWaitP99Ms?: number = 1000;
   /** UNHEALTHY when at least this many acquires timed out in the window (0 disables). @default 1 */
-  unhealthyTimeouts?: number;
+  unhealthyTimeouts?: number = 1;
   /** UNHEALTHY after this many consecutive create failures. @default 3 */
-  unhealthyCreateFailures?: number;
+  unhealthyCreateFailures?: number = 3;
   /**
    * The time window of every health signal (timeouts, acquire-wait p99): samples older than this
    * are ignored, so the state returns to HEALTHY within one window once load stops. @default 10000
    */
-  windowMs?: number;
+  windowMs?: number = 10_000;
   /**
    * `failing` (what `PoolHealthIndicator` reports as down) turns true when the pool has been
    * UNHEALTHY for this long without a break, even with no timeout or create failure. @default 30000
    */
-  failingAfterMs?: number;
+  failingAfterMs?: number = 30_000;
 }
 
-export interface PoolOptions<T> {
+/**
+ * Options of `new Pool()` and `PoolModule.forRoot()`. Every field but `factory` is optional; the
+ * initialisers are the defaults (exported, resolved, as `POOL_DEFAULTS`), and the validator reads
+ * its list of known keys off an instance, so a new option is declared here and nowhere else.
+ *
+ * @publicApi
+ */
+export class PoolOptions<T> {
   /** Name used in errors, logs, metrics labels and DI tokens. @default 'default' */
-  name?: string;
-  factory: ResourceFactory<T>;
+  name?: string = 'default';
+  /** Required: `{ create(ctx), destroy(r), validate?(r), watch?(r, onBroken) }`. No default. */
+  factory!: ResourceFactory<T>;
   /** Resources kept (and prefilled by `start()`). @default 0 */
-  min?: number;
+  min?: number = 0;
   /** Upper bound of resources. @default 10 */
-  max?: number;
+  max?: number = 10;
   /** Bound on each acquire wait; never infinite by default. @default 30000 */
-  acquireTimeoutMs?: number;
+  acquireTimeoutMs?: number = 30_000;
   /** Bound on one factory.create call. @default 10000 */
-  createTimeoutMs?: number;
+  createTimeoutMs?: number = 10_000;
   /** Idle resources above `min` are destroyed after this long. 0 disables. @default 600000 */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number = 600_000;
   /** Resources are retired after this age (minus up to `maxLifetimeJitter`). 0 disables. @default 1800000 */
-  maxLifetimeMs?: number;
+  maxLifetimeMs?: number = 1_800_000;
   /** Fraction of `maxLifetimeMs` subtracted at random per resource. @default 0.025 */
-  maxLifetimeJitter?: number;
+  maxLifetimeJitter?: number = 0.025;
   /** Validate on borrow when a resource was idle longer than this. 0 = always. @default 500 */
-  validateAfterIdleMs?: number;
+  validateAfterIdleMs?: number = 500;
   /** Waiters allowed in the queue; past it acquire rejects with PoolExhaustedError. @default Infinity */
-  maxWaiting?: number;
+  maxWaiting?: number = Infinity;
   /** Log a warning with the acquire stack when a lease is held longer. 0 disables. @default 0 */
-  leakDetectionMs?: number;
-  createRetry?: CreateRetryOptions;
+  leakDetectionMs?: number = 0;
+  /** Create-retry backoff; every field optional. */
+  createRetry?: CreateRetryOptions = new CreateRetryOptions();
   /** How long close() waits for loans before destroying them. @default 30000 */
-  shutdownTimeoutMs?: number;
-  health?: PoolHealthThresholds;
+  shutdownTimeoutMs?: number = 30_000;
+  /** Health thresholds; every field optional. */
+  health?: PoolHealthThresholds = new PoolHealthThresholds();
   /** Period of the single maintenance timer (idle, lifetime, leak, trend sampling). @default 1000 */
-  maintenanceIntervalMs?: number;
+  maintenanceIntervalMs?: number = 1000;
   /** Default tenant for acquires with no explicit organisationId (filled from TenantContext by PoolModule). */
-  tenantResolver?: () => string | undefined;
+  tenantResolver?: () => string | undefined = undefined;
   /** When true, an acquire with no tenant throws TenantRequiredError. @default false */
-  requireTenant?: boolean;
+  requireTenant?: boolean = false;
   /** Session binding per tenant (see `pgTenantBinding`). */
-  tenantBinding?: TenantBinding<T>;
+  tenantBinding?: TenantBinding<T> = undefined;
   /** Cap of resources one tenant may hold at once. @default Infinity */
-  maxPerTenant?: number;
+  maxPerTenant?: number = Infinity;
   /** Upper bound of tenants tracked in per-tenant stats (least recently seen are dropped). @default 1000 */
-  maxTrackedTenants?: number;
+  maxTrackedTenants?: number = 1000;
+  /** Logger for leaks, health transitions and factory errors. Defaults to the console (Nest's `Logger` named `Pool(<name>)` inside `PoolModule`). */
+  logger?: PoolLogger = undefined;
   /**
    * Receives acquire waits, hold times, timeouts, creates and destroys (HikariCP's `IMetricsTracker`).
    * Off by default: then the hot path pays nothing. `ReservoirMetricsCollector` attaches its own
    * with `pool.setMetricsTracker()`. Without one, a shared no-op is used.
    */
-  metricsTracker?: PoolMetricsTracker;
+  metricsTracker?: PoolMetricsTracker = undefined;
   /**
    * Opt-in auto-sizing: the pool keeps an effective `limit` between `min` and `max`, grows it from
    * measured demand, never because the database got slower, and shrinks only by retiring idle
    * resources. `true` uses the `AutoSizeOptions` defaults. Off by default: a fixed `max`.
    * @default false
    */
-  autoSize?: boolean | AutoSizeOptions;
-  /** Logger for leaks, health transitions and factory errors. Defaults to Nest's `Logger` named `Pool(<name>)`. */
-  logger?: PoolLogger;
+  autoSize?: boolean | AutoSizeOptions = false;
 }
 
 /** Why a resource was destroyed. */

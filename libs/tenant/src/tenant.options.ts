@@ -43,7 +43,7 @@ export interface TenantExecutionContext {
 
 /**
  * Resolved `TenantModule` options. The field initialisers are the defaults, and this is the only
- * place they are written down.
+ * place they are written down; the validator's list of known keys is derived from it too.
  *
  * @publicApi
  */
@@ -79,7 +79,7 @@ export class TenantOptions {
    * @default undefined (HTTP: the `header`; RPC and WS: none, so set this for them)
    * @example resolve: (ctx) => ctx.switchToHttp().getRequest().user?.org
    */
-  resolve?: TenantResolver;
+  resolve?: TenantResolver = undefined;
 }
 
 /**
@@ -90,7 +90,8 @@ export class TenantOptions {
  */
 export type TenantModuleOptions = Partial<TenantOptions>;
 
-const KNOWN_KEYS = ['header', 'required', 'pattern', 'maxLength', 'resolve'] as const;
+/** Read off an instance (declaration order), so the validator cannot drift from the class. */
+const KNOWN_KEYS: readonly string[] = Object.keys(new TenantOptions());
 /** RFC 9110 token characters, i.e. what a header name may contain. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Upper bound for maxLength: ids are keys, not documents. */
