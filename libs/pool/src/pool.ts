@@ -215,7 +215,8 @@ export class Pool<T> {
       this.cap = Math.min(this.cap, this.fleetCap);
       this.fleet = new FleetLease(
         fleet,
-        () => Math.max(this.o.min, this.sizer.limit, this.held()),
+        () => Math.max(this.o.min, this.sizer.limit),
+        () => this.held(),
         (leased) => this.onFleetGrant(leased),
       );
       this.fleet.start();

@@ -106,30 +106,37 @@ export function resolveFleetBudgetOptions(
 }
 
 /**
- * Lease or renew: drops expired shares, then grants min(want, maxConnections − other live shares)
- * and stores it with a fresh expiry. Redis' own clock decides expiry, so instances' clocks need not
- * agree. The hash expires as a whole only when no share could still be live.
- * KEYS[1] = budget key; ARGV = instance id, want, maxConnections, ttl ms. Returns { grant, others }.
+ * Lease or renew, atomically. Drops expired shares, then grants
+ *   min(want, maxConnections − others' shares, max(fair, maxConnections − others' wants))
+ * where fair = floor(maxConnections / live instances) and an instance's share counts as the larger
+ * of its grant and what it reported holding: a cut instance still holds its excess until those
+ * leases come back, and nobody may be granted that capacity meanwhile. Uncontended (the wants fit), an instance gets
+ * all it wants; contended, an instance above its fair share is cut back to it on its next renewal,
+ * so an instance that started first cannot starve the others for ever. Redis' own clock decides
+ * expiry, so the instances' clocks need not agree. Entries are `grant:want:held:expiresAtMs`; the hash
+ * expires as a whole only when no share could still be live.
+ * KEYS[1] = budget key; ARGV = instance id, want, held, maxConnections, ttl ms. Returns { grant, others }.
  */
 export const LEASE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local id, want, max, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local others = 0
+local id, want, held = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local max, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local others, othersWant, n = 0, 0, 1
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
-  local v = all[i + 1]
-  local sep = string.find(v, ':', 1, true)
-  local n = tonumber(string.sub(v, 1, sep - 1))
-  local exp = tonumber(string.sub(v, sep + 1))
-  if exp <= now then
+  local g, w, h, exp = string.match(all[i + 1], '^(%d+):(%d+):(%d+):(%d+)$')
+  if g == nil or tonumber(exp) <= now then
     redis.call('HDEL', KEYS[1], all[i])
   elseif all[i] ~= id then
-    others = others + n
+    others = others + math.max(tonumber(g), tonumber(h))
+    othersWant = othersWant + tonumber(w)
+    n = n + 1
   end
 end
-local grant = math.max(0, math.min(want, max - others))
-redis.call('HSET', KEYS[1], id, grant .. ':' .. (now + ttl))
+local fair = math.floor(max / n)
+local grant = math.max(0, math.min(want, max - others, math.max(fair, max - othersWant)))
+redis.call('HSET', KEYS[1], id, grant .. ':' .. want .. ':' .. held .. ':' .. (now + ttl))
 if redis.call('PTTL', KEYS[1]) < ttl * 2 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
 return { grant, others }
 `;
@@ -174,6 +181,8 @@ export class FleetLease {
     private readonly o: ResolvedFleetBudgetOptions,
     /** The share the pool would like now (read on every renewal). */
     private readonly wanted: () => number,
+    /** Resources the pool holds now, created or being created or destroyed (read on every renewal). */
+    private readonly held: () => number,
     private readonly onGrant: (leased: number | undefined, error?: unknown) => void,
   ) {}
 
@@ -203,7 +212,8 @@ export class FleetLease {
 
   /** Asks Redis now (not at the next renewal) when the share the pool would like differs from the lease. */
   poke(): void {
-    if (this.stateNow !== 'pending' && this.wanted() !== this.leasedNow) this.renew();
+    if (this.stateNow !== 'pending' && (this.wanted() !== this.leasedNow || this.held() > this.leasedNow))
+      this.renew();
   }
 
   /** One lease call at a time; a request made meanwhile runs right after it. */
@@ -241,6 +251,7 @@ export class FleetLease {
 
   private async leaseOnce(): Promise<void> {
     const want = this.wanted();
+    const held = this.held();
     try {
       const r = (await this.bounded(
         this.client!.eval(
