@@ -260,6 +260,7 @@ export class FleetLease {
           this.o.key,
           this.o.instanceId,
           want,
+          held,
           this.o.maxConnections,
           this.o.leaseTtlMs,
         ),
