@@ -181,7 +181,6 @@ describe('pool fleet budget: 3 processes, one Redis budget', () => {
     expect(counter.of('a') + counter.of('b')).toBeGreaterThan(0);
     expect([a.last?.limit, b.last?.limit].every((l) => l !== undefined && l <= BUDGET)).toBe(true);
     expect(counter.maxTotal).toBeLessThanOrEqual(BUDGET);
-    // eslint-disable-next-line no-console
     console.log(
       `fleet: peak total ${counter.maxTotal}/${BUDGET}, c's share ${cShare} reused in ${reusedMs} ms, frozen a=${frozen.a} b=${frozen.b}`,
     );
