@@ -1133,7 +1133,9 @@ export class Pool<T> {
       // Shrink only by retiring idle resources; leases above the limit retire when they come back.
       let excess = this.size - limit;
       while (excess-- > 0 && this.idle.length > 0) void this.retire(this.idle[0], 'idle');
-    } else if (this.q.pending > 0) {
+    } else if (reason === 'fleet-budget' && this.q.pending > 0) {
+      // A grant arrives between two acquires: create for the callers already waiting on it. (The
+      // controller's own growth keeps its tested behaviour: creates follow the next acquire/release.)
       this.ensureCapacity();
     }
     if (this.subject.observed)

@@ -10,11 +10,16 @@ import { LEASE_SCRIPT, RELEASE_SCRIPT, type FleetRedisClient } from './fleet-bud
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const silent = { log: () => undefined, warn: () => undefined, error: () => undefined };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls `ok` every 10 ms for at most `ms` (the machine is shared: no fixed sleeps for async state). */
+async function until(ms: number, ok: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok() && Date.now() < end) await sleep(10);
+}
 
 describe('fleet budget lease scripts (real Redis)', () => {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const key = `reservoir-test:fleet-spec:${randomBytes(6).toString('hex')}`;
-  const lease = async (id: string, want: number, held: number, max = 10, ttl = 400) =>
+  const lease = async (id: string, want: number, held: number, max = 10, ttl = 5000) =>
     (await redis.eval(LEASE_SCRIPT, 1, key, id, want, held, max, ttl)) as [number, number];
 
   afterAll(async () => {
@@ -30,9 +35,10 @@ describe('fleet budget lease scripts (real Redis)', () => {
     expect(await lease('b', 10, 0)).toEqual([0, 10]);
     // a's leases came back: it reports 5 held, so b gets the other 5
     expect(await lease('a', 10, 5)).toEqual([5, 0]);
-    expect(await lease('b', 10, 0)).toEqual([5, 5]);
-    // b crashes (stops renewing): after the TTL its share is gone and a may take it
-    await sleep(450);
+    // b's last renewal, with a short TTL; then b crashes (stops renewing)
+    expect(await lease('b', 10, 0, 10, 300)).toEqual([5, 5]);
+    // after the TTL b's share is gone and a may take it
+    await sleep(400);
     expect(await lease('a', 10, 5)).toEqual([10, 0]);
     expect(await redis.eval(RELEASE_SCRIPT, 1, key, 'a')).toBe(1);
     expect(await redis.hlen(key)).toBe(0);
@@ -55,7 +61,7 @@ describe('Pool with autoSize.fleet', () => {
         logger: silent,
         autoSize: { windowMs: 50, fleet: { redis, key, maxConnections: 10, instanceId: 'me' } },
       });
-      await sleep(100);
+      await until(2000, () => pool.stats().autoSize?.fleet?.state === 'leased');
       expect(pool.stats().autoSize?.fleet).toMatchObject({ leased: 3, others: 7, state: 'leased' });
       expect(pool.stats().autoSize?.limit).toBe(3);
       const held = await Promise.all([1, 2, 3].map(() => pool.acquire()));
@@ -93,13 +99,14 @@ describe('Pool with autoSize.fleet', () => {
         fleet: { redis: client, key: 'k', maxConnections: 10, leaseTtlMs: 600, timeoutMs: 50 },
       },
     });
-    await sleep(60);
+    await until(2000, () => pool.stats().autoSize?.limit === 4);
     expect(pool.stats().autoSize?.limit).toBe(4);
     const a = await pool.acquire();
     const b = await pool.acquire();
     hang = true;
     grant = 10; // what it would get, were Redis answering
-    await sleep(400); // a renewal (every 200 ms) times out after 50 ms
+    // a renewal (every 200 ms) times out after 50 ms
+    await until(2000, () => pool.stats().autoSize?.fleet?.state === 'unreachable');
     expect(pool.stats().autoSize?.fleet?.state).toBe('unreachable');
     expect(pool.stats().autoSize?.fleet?.failures).toBeGreaterThan(0);
     // Frozen at the 2 it holds: no new resource, but the held ones keep serving.
@@ -111,7 +118,7 @@ describe('Pool with autoSize.fleet', () => {
     expect(pool.stats().size).toBe(2);
     // Redis answers again: the grant applies.
     hang = false;
-    await sleep(300);
+    await until(2000, () => pool.stats().autoSize?.fleet?.state === 'leased');
     expect(pool.stats().autoSize?.fleet?.state).toBe('leased');
     expect(pool.stats().autoSize?.limit).toBeGreaterThan(2);
     pool.release(b);
