@@ -13,6 +13,7 @@ import { Pool, silentPoolLogger, type AutoSizeOptions } from '@reservoir/pool';
 import { VirtualClock } from './autosize/virtual-clock';
 import { Arrivals, SimDatabase, type DbModel } from './autosize/model';
 import { chart, type Series } from './autosize/svg';
+import { FakeLeaseStore } from './autosize/lease-store';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -239,6 +240,178 @@ function bestFixed(sweep: Result[]): Result {
 
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
 
+/**
+ * Scenario 5: four instances share one fleet budget (`autoSize.fleet`) and one database; the
+ * lease table is the in-process FakeLeaseStore (virtual time, see its header). At `crashAt` one
+ * instance crashes: its connections are gone at once, but its share stays reserved until its TTL
+ * runs out, then the survivors take it.
+ */
+const FLEET = {
+  instances: 4,
+  budget: 32,
+  ratePerInstance: 250,
+  ttlMs: 10 * S,
+  durationMs: dur(240 * S),
+  crashAt: dur(120 * S),
+};
+
+interface FleetResult {
+  p99: number;
+  throughput: number;
+  timeouts: number;
+  maxSum: number;
+  reusedAfterMs: number | undefined;
+  survivorsBefore: number;
+  survivorsAfter: number;
+  series: { t: number; sum: number; held: number[]; p99: number }[];
+}
+
+async function runFleet(): Promise<FleetResult> {
+  const clock = new VirtualClock();
+  clock.install(SEED);
+  try {
+    const db = new SimDatabase(dbModel(scenarios[0]), () => clock.now);
+    const store = new FakeLeaseStore(() => clock.now);
+    const key = 'sim:fleet';
+    const ids = Array.from({ length: FLEET.instances }, (_, i) => `i${i}`);
+    const pools = ids.map(
+      (id) =>
+        new Pool<{ id: number }>({
+          name: `fleet-${id}`,
+          factory: { create: () => db.connect(), destroy: () => db.disconnect() },
+          min: 0,
+          max: FIXED_MAX,
+          acquireTimeoutMs: ACQUIRE_TIMEOUT_MS,
+          idleTimeoutMs: 60_000,
+          maxLifetimeMs: 0,
+          logger: silentPoolLogger,
+          autoSize: {
+            ...(autoOptions === true ? {} : autoOptions),
+            fleet: {
+              redis: store,
+              key,
+              maxConnections: FLEET.budget,
+              leaseTtlMs: FLEET.ttlMs,
+              instanceId: id,
+            },
+          },
+        }),
+    );
+    const crashed = FLEET.instances - 1;
+    let isCrashed = false;
+    const waits: number[] = [];
+    let bucket: number[] = [];
+    let completed = 0;
+    let timeouts = 0;
+    pools.forEach((pool, i) => {
+      const arrivals = new Arrivals(SEED + 10 + i, () => FLEET.ratePerInstance, FLEET.ratePerInstance);
+      const fire = () => {
+        if (i === crashed && isCrashed) return;
+        const t0 = clock.now;
+        pool.acquire().then(
+          async (c) => {
+            const w = clock.now - t0;
+            waits.push(w);
+            bucket.push(w);
+            await db.query();
+            pool.release(c);
+            completed++;
+          },
+          () => {
+            if (i === crashed && isCrashed) return;
+            timeouts++;
+            waits.push(ACQUIRE_TIMEOUT_MS);
+            bucket.push(ACQUIRE_TIMEOUT_MS);
+          },
+        );
+        const next = arrivals.next(clock.now);
+        if (next < FLEET.durationMs) setTimeout(fire, next - clock.now);
+      };
+      setTimeout(fire, arrivals.next(0));
+    });
+    setTimeout(() => {
+      // The process is gone: no more renewals or releases, and its connections count no more.
+      isCrashed = true;
+      store.cut(ids[crashed]);
+    }, FLEET.crashAt);
+    const series: FleetResult['series'] = [];
+    let maxSum = 0;
+    let reusedAfterMs: number | undefined;
+    let survivorsBefore = 0;
+    const sampler = setInterval(() => {
+      const held = pools.map((p, i) => (i === crashed && isCrashed ? 0 : p.stats().size));
+      const sum = held.reduce((a, b) => a + b, 0);
+      maxSum = Math.max(maxSum, sum);
+      const survivors = sum - held[crashed];
+      if (!isCrashed) survivorsBefore = survivors;
+      else if (reusedAfterMs === undefined && survivors > survivorsBefore)
+        reusedAfterMs = clock.now - FLEET.crashAt;
+      series.push({ t: clock.now / S, sum, held, p99: p99Of(bucket) });
+      bucket = [];
+    }, S / 10);
+    await clock.runUntil(FLEET.durationMs);
+    clearInterval(sampler);
+    const survivorsAfter = series.at(-1)!.sum;
+    const closing = Promise.all(pools.map((p, i) => (i === crashed ? Promise.resolve() : p.close())));
+    await clock.runUntil(FLEET.durationMs + 60 * S);
+    await closing;
+    return {
+      p99: p99Of(waits),
+      throughput: completed / (FLEET.durationMs / S),
+      timeouts,
+      maxSum,
+      reusedAfterMs,
+      survivorsBefore,
+      survivorsAfter,
+      series: series.filter((_, i) => i % 10 === 9),
+    };
+  } finally {
+    clock.uninstall();
+  }
+}
+
+async function fleetScenario(rows: string[], notes: string[]): Promise<void> {
+  const r = await runFleet();
+  rows.push(
+    `| fleet | 4 x autoSize, budget ${FLEET.budget}, one crash at ${FLEET.crashAt / S} s | ${f(r.p99)} | ${f(r.throughput)} | ${r.timeouts} | sum max ${r.maxSum} (budget ${FLEET.budget}) | - |`,
+  );
+  notes.push(
+    `fleet: the sum of connections held never exceeded ${r.maxSum} (budget ${FLEET.budget}); the survivors held ${r.survivorsBefore} before the crash and ${r.survivorsAfter} at the end; they began to reuse the crashed instance's share ${r.reusedAfterMs === undefined ? 'NEVER' : `${f(r.reusedAfterMs / S, 1)} s`} after the crash (lease TTL ${FLEET.ttlMs / S} s).`,
+  );
+  if (!plots) return;
+  const colors = ['#1f77b4', '#2ca02c', '#9467bd', '#d62728'];
+  const connections: Series[] = [
+    { label: 'sum held', color: '#000000', points: r.series.map((p) => [p.t, p.sum] as [number, number]) },
+    {
+      label: `budget ${FLEET.budget}`,
+      color: '#7f7f7f',
+      dashed: true,
+      points: r.series.map((p) => [p.t, FLEET.budget] as [number, number]),
+    },
+    ...colors.map((color, i) => ({
+      label: i === FLEET.instances - 1 ? `instance ${i} (crashes)` : `instance ${i}`,
+      color,
+      points: r.series.map((p) => [p.t, p.held[i]] as [number, number]),
+    })),
+  ];
+  const waits: Series[] = [
+    {
+      label: 'all instances',
+      color: '#1f77b4',
+      points: r.series.map((p) => [p.t, p.p99] as [number, number]),
+    },
+  ];
+  const svg = chart(
+    `Four instances sharing a fleet budget of ${FLEET.budget}, one crashing at ${FLEET.crashAt / S} s (simulated, seed ${SEED})`,
+    [
+      { title: 'Connections held per instance and in sum', yLabel: 'connections', series: connections },
+      { title: 'Acquire wait p99 per second', yLabel: 'ms', series: waits },
+    ],
+    FLEET.durationMs / S,
+  );
+  writeFileSync(join(__dirname, '..', '..', '..', 'docs', `autosize-fleet${quick ? '-quick' : ''}.svg`), svg);
+}
+
 async function main(): Promise<void> {
   const sizes = quick ? [6, 10, 16, 24, 40] : [4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64];
   const rows: string[] = [];
@@ -309,6 +482,7 @@ async function main(): Promise<void> {
       writeFileSync(file, svg);
     }
   }
+  if (only === undefined || only === 'fleet') await fleetScenario(rows, notes);
   console.log(rows.join('\n'));
   console.log('');
   for (const n of notes) console.log(`- ${n}`);

@@ -131,6 +131,11 @@ describe('dashboard in headless Chromium (e2e)', () => {
     expect(Number(await page.locator('#util-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(3);
     expect(await page.locator('#util-chart canvas').count()).toBeGreaterThan(0);
     expect(await page.locator('#conn').textContent()).toBe('live');
+    // Auto-sizing is off in the demo's default: the sizing line gives the recommendation instead.
+    expect(await page.locator('#sizing').getAttribute('data-mode')).toBe('advice');
+    expect(await page.locator('#sizing').textContent()).toContain('auto-sizing off');
+    // The limit series is on the chart's legend (empty while auto-sizing is off).
+    expect(await page.locator('#util-chart .u-legend').textContent()).toContain('auto-size limit');
     // The slow pricing table was preloaded: it is listed with its version.
     await page.waitForFunction(() => document.querySelectorAll('#lazy tbody tr').length >= 1, undefined, {
       timeout: 5000,

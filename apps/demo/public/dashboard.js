@@ -144,9 +144,10 @@
           { label: 'utilization %', stroke: '#4c9aff', width: 2, fill: 'rgba(76,154,255,0.15)' },
           { label: 'DEGRADED', stroke: '#e0a526', width: 1, dash: [6, 4], points: { show: false } },
           { label: 'UNHEALTHY', stroke: '#e5484d', width: 1, dash: [6, 4], points: { show: false } },
+          limitSeries(),
         ],
       },
-      [[], [], [], []],
+      [[], [], [], [], []],
       $('util-chart'),
     );
     waitPlot = new window.uPlot(
@@ -180,6 +181,62 @@
     });
   }
 
+  /** The auto-sizing limit as a line on the utilisation chart (percent of max; gaps while it is off). */
+  function limitSeries() {
+    return {
+      label: 'auto-size limit % of max',
+      stroke: '#8e4ec6',
+      width: 2,
+      dash: [2, 3],
+      points: { show: false },
+      value: function (u, v) {
+        return v === null || v === undefined ? 'off' : v + ' %';
+      },
+    };
+  }
+
+  function limitPercent(p) {
+    return p.limit === null || p.limit === undefined ? null : Math.round(p.limit * 1000) / 10;
+  }
+
+  /** The effective limit while auto-sizing is on, else the Little's-law recommendation. */
+  function renderSizing(sizing) {
+    var el = $('sizing');
+    if (!el || !sizing) return;
+    var a = sizing.autoSize;
+    var r = sizing.recommendation;
+    el.setAttribute('data-mode', a ? 'auto' : 'advice');
+    if (a) {
+      text(
+        el,
+        'auto-sizing on: limit ' +
+          a.limit +
+          ' (target ' +
+          a.target +
+          ', ' +
+          a.reason +
+          ', ' +
+          a.adjustments +
+          ' adjustments)',
+      );
+      return;
+    }
+    text(
+      el,
+      r.recommended === null
+        ? 'auto-sizing off: no recommendation yet (needs a window with enough leases)'
+        : 'auto-sizing off: recommended size ' +
+            r.recommended +
+            ' (' +
+            r.arrivalRatePerSec +
+            ' acquires/s x ' +
+            r.baselineHoldMs +
+            ' ms baseline hold = ' +
+            r.concurrency +
+            ' in use on average)',
+    );
+  }
+
   function redraw() {
     if (!utilPlot) return;
     var xs = [];
@@ -188,6 +245,7 @@
     var unh = [];
     var p95 = [];
     var p99 = [];
+    var lim = [];
     for (var i = 0; i < points.length; i++) {
       var p = points[i];
       xs.push(p.t / 1000);
@@ -196,8 +254,9 @@
       unh.push(thresholds.unhealthy * 100);
       p95.push(p.p95);
       p99.push(p.p99);
+      lim.push(limitPercent(p));
     }
-    utilPlot.setData([xs, u, deg, unh]);
+    utilPlot.setData([xs, u, deg, unh, lim]);
     waitPlot.setData([xs, p95, p99]);
     $('util-chart').setAttribute('data-points', String(points.length));
   }
@@ -224,6 +283,7 @@
       text($('c-pending'), m.pending);
       text($('c-max'), m.max);
       text($('c-util'), pct(m.utilization));
+      renderSizing(m.sizing);
       // Percentiles of the last window only; a window without acquires has no data (not the last p99).
       var win = 'last ' + fmtWindow(m.waitWindow.windowMs);
       document.querySelectorAll('.win').forEach(function (el) {

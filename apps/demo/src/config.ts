@@ -39,6 +39,8 @@ export interface DemoConfig {
   pricingLoadMs: number;
   /** Per-tenant metric series (bounded). env METRICS_PER_TENANT @default true */
   metricsPerTenant: boolean;
+  /** Opt-in auto-sizing of the main pool (the dashboard then draws its limit). env DB_POOL_AUTOSIZE @default false */
+  poolAutoSize: boolean;
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
     pingTimeoutMs: int(env, 'HEALTH_PING_TIMEOUT_MS', 1000, 10, 60_000),
     pricingLoadMs: int(env, 'PRICING_LOAD_MS', 400, 0, 60_000),
     metricsPerTenant: env.METRICS_PER_TENANT !== 'false',
+    poolAutoSize: env.DB_POOL_AUTOSIZE === 'true',
   };
 }
 

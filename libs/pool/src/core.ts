@@ -24,6 +24,12 @@ export { isPgConnectionError } from './pg-errors';
 // Auto-sizing (opt-in)
 export { AutoSizeOptions } from './autosize/autosize.options';
 export {
+  FleetBudgetOptions,
+  type FleetLeaseState,
+  type FleetRedisClient,
+  type FleetStats,
+} from './autosize/fleet-budget';
+export {
   AutoSizeController,
   type AutoSizeDecision,
   type AutoSizeReason,

@@ -225,7 +225,7 @@ const cases: [string, unknown, string][] = [
   [
     'autoSize unknown key',
     { factory, autoSize: { window: 5 } },
-    'Pool "default": unknown option "autoSize.window" (given 5); known options are windowMs, initialLimit, demandWaitP95Ms, growAfterWindows, congestionRatio, baselineAlpha, baselineDrift, minHoldSamples, backoffFactor, cooldownWindows, littleSafety, decayAfterMs, decayFactor.',
+    'Pool "default": unknown option "autoSize.window" (given 5); known options are windowMs, initialLimit, demandWaitP95Ms, growAfterWindows, congestionRatio, baselineAlpha, baselineDrift, minHoldSamples, backoffFactor, cooldownWindows, littleSafety, decayAfterMs, decayFactor, fleet.',
   ],
   [
     'autoSize.windowMs too small',
@@ -266,6 +266,91 @@ const cases: [string, unknown, string][] = [
     'autoSize.decayFactor 0',
     { factory, autoSize: { decayFactor: 0 } },
     'Pool "default": invalid option "autoSize.decayFactor": given 0, expected a finite number >= 0.01 and <= 1.',
+  ],
+  [
+    'autoSize.fleet not an object',
+    { factory, autoSize: { fleet: 'redis://x' } },
+    'Pool "default": invalid option "autoSize.fleet": given "redis://x", expected an object.',
+  ],
+  [
+    'autoSize.fleet unknown key',
+    {
+      factory,
+      autoSize: { fleet: { ...{ redis: 'redis://127.0.0.1:1', key: 'k', maxConnections: 10 }, ttl: 5 } },
+    },
+    'Pool "default": unknown option "autoSize.fleet.ttl" (given 5); known options are redis, key, maxConnections, leaseTtlMs, renewIntervalMs, timeoutMs, instanceId.',
+  ],
+  [
+    'autoSize.fleet.redis missing',
+    { factory, autoSize: { fleet: { key: 'k', maxConnections: 10 } } },
+    'Pool "default": invalid option "autoSize.fleet.redis": given undefined, expected a redis:// or rediss:// URL, or an ioredis client (an object with eval).',
+  ],
+  [
+    'autoSize.fleet.redis not a URL',
+    {
+      factory,
+      autoSize: {
+        fleet: { ...{ redis: 'redis://127.0.0.1:1', key: 'k', maxConnections: 10 }, redis: 'localhost:6379' },
+      },
+    },
+    'Pool "default": invalid option "autoSize.fleet.redis": given "localhost:6379", expected a redis:// or rediss:// URL, or an ioredis client (an object with eval).',
+  ],
+  [
+    'autoSize.fleet.key empty',
+    {
+      factory,
+      autoSize: { fleet: { ...{ redis: 'redis://127.0.0.1:1', key: 'k', maxConnections: 10 }, key: '' } },
+    },
+    'Pool "default": invalid option "autoSize.fleet.key": given "", expected a non-empty string.',
+  ],
+  [
+    'autoSize.fleet.maxConnections below min',
+    {
+      factory,
+      min: 4,
+      autoSize: {
+        fleet: { ...{ redis: 'redis://127.0.0.1:1', key: 'k', maxConnections: 10 }, maxConnections: 3 },
+      },
+    },
+    'Pool "default": invalid option "autoSize.fleet.maxConnections": given 3, expected an integer >= 4 and <= 1000000.',
+  ],
+  [
+    'autoSize.fleet.leaseTtlMs too small',
+    {
+      factory,
+      autoSize: {
+        fleet: { ...{ redis: 'redis://127.0.0.1:1', key: 'k', maxConnections: 10 }, leaseTtlMs: 50 },
+      },
+    },
+    'Pool "default": invalid option "autoSize.fleet.leaseTtlMs": given 50, expected an integer >= 100 and <= 2147483647.',
+  ],
+  [
+    'autoSize.fleet.renewIntervalMs above half the TTL',
+    {
+      factory,
+      autoSize: {
+        fleet: {
+          ...{ redis: 'redis://127.0.0.1:1', key: 'k', maxConnections: 10 },
+          leaseTtlMs: 1000,
+          renewIntervalMs: 600,
+        },
+      },
+    },
+    'Pool "default": invalid option "autoSize.fleet.renewIntervalMs": given 600, expected an integer >= 10 and <= 500.',
+  ],
+  [
+    'autoSize.fleet.timeoutMs above half the TTL',
+    {
+      factory,
+      autoSize: {
+        fleet: {
+          ...{ redis: 'redis://127.0.0.1:1', key: 'k', maxConnections: 10 },
+          leaseTtlMs: 1000,
+          timeoutMs: 501,
+        },
+      },
+    },
+    'Pool "default": invalid option "autoSize.fleet.timeoutMs": given 501, expected an integer >= 10 and <= 500.',
   ],
 ];
 

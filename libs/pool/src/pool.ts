@@ -18,8 +18,9 @@ import { GONE, IDLE, LEASED, Slot } from './pool.slot';
 import { TenantPreparer } from './pool.tenant-prep';
 import { findEvictions, scanLeases } from './pool.housekeeper';
 import { PREPARING, SETTLED, TenantRecord, WAITING, WaitQueue, type Waiter } from './pool.wait-queue';
-import { AutoSizeController } from './autosize/autosize.controller';
+import { AutoSizeController, type AutoSizeReason } from './autosize/autosize.controller';
 import { autoSizeDefaults } from './autosize/autosize.options';
+import { FleetLease } from './autosize/fleet-budget';
 import { SizingWindow, type PoolCounterSnapshot } from './autosize/autosize.window';
 // The framework-free tenant entry: the tenant barrel also exports Nest modules, the core must not load them.
 import { TenantRequiredError } from '@reservoir/tenant/core';
@@ -165,6 +166,9 @@ export class Pool<T> {
   /** Runs even with auto-sizing off: it owns the hold-time baseline behind `stats().sizing`. */
   private readonly sizer: AutoSizeController;
   private readonly sizingWindow: SizingWindow;
+  /** The fleet budget share, when `autoSize.fleet` is set; `cap` never exceeds `fleetCap`. */
+  private readonly fleet: FleetLease | undefined;
+  private fleetCap = Infinity;
 
   constructor(options: PoolOptions<T>) {
     this.o = resolvePoolOptions(options);
@@ -208,6 +212,19 @@ export class Pool<T> {
     if (this.o.metricsTracker !== undefined) this.tracker = this.o.metricsTracker;
     this.sizer = new AutoSizeController(this.o.autoSize ?? autoSizeDefaults(this.o.min, this.o.max));
     this.cap = this.o.autoSize === undefined ? this.o.max : this.sizer.limit;
+    const fleet = this.o.autoSize?.fleet;
+    if (fleet !== undefined) {
+      // Until Redis answers, only the floor: more could overrun a budget other instances already use.
+      this.fleetCap = this.o.min;
+      this.cap = Math.min(this.cap, this.fleetCap);
+      this.fleet = new FleetLease(
+        fleet,
+        () => Math.max(this.o.min, this.sizer.limit),
+        () => this.held(),
+        (leased) => this.onFleetGrant(leased),
+      );
+      this.fleet.start();
+    }
     this.sizingWindow = new SizingWindow(performance.now(), this.counterSnapshot());
     this.maintenance = setInterval(this.tick, this.o.maintenanceIntervalMs);
     this.maintenance.unref();
@@ -448,6 +465,7 @@ export class Pool<T> {
               target: this.sizer.target,
               reason: this.sizer.reason,
               adjustments: this.sizer.adjustments,
+              fleet: this.fleet?.stats(),
             },
     };
   }
@@ -957,16 +975,53 @@ export class Pool<T> {
       samples: this.holdSamples.countSince(since),
     });
     const d = this.sizer.step(signals);
-    if (this.o.autoSize === undefined || d.limit === this.cap) return;
+    if (this.o.autoSize === undefined) return;
+    this.applyCap(d.reason);
+    this.fleet?.poke();
+  }
+
+  /** Resources this pool holds or is about to hold: what counts against `cap` and the fleet share. */
+  private held(): number {
+    return this.size + this.creating + this.destroying;
+  }
+
+  /**
+   * A fleet lease answer (or, with undefined, a failed Redis call). On failure the pool freezes at
+   * what it holds, never more: the share may have expired in Redis and been granted to another
+   * instance, so no new resource may be created on it.
+   */
+  private onFleetGrant(leased: number | undefined): void {
+    if (this.closed) return;
+    this.fleetCap =
+      leased === undefined
+        ? Math.max(this.o.min, Math.min(this.fleetCap, this.held()))
+        : Math.max(this.o.min, leased);
+    this.applyCap('fleet-budget');
+  }
+
+  /** Sets `cap` to the controller's limit within the fleet share; shrinks only by retiring idle resources. */
+  private applyCap(reason: AutoSizeReason): void {
+    const limit = Math.min(this.sizer.limit, this.fleetCap);
+    if (limit === this.cap) return;
     const from = this.cap;
-    this.cap = d.limit;
-    if (d.limit < from) {
+    this.cap = limit;
+    if (limit < from) {
       // Shrink only by retiring idle resources; leases above the limit retire when they come back.
-      let excess = this.size - d.limit;
+      let excess = this.size - limit;
       while (excess-- > 0 && this.idle.length > 0) void this.retire(this.idle[0], 'idle');
+    } else if (reason === 'fleet-budget' && this.q.pending > 0) {
+      // A grant arrives between two acquires: create for the callers already waiting on it. (The
+      // controller's own growth keeps its tested behaviour: creates follow the next acquire/release.)
+      this.ensureCapacity();
     }
     if (this.subject.observed)
-      this.emit({ type: 'resize', pool: this.name, from, to: d.limit, reason: d.reason });
+      this.emit({
+        type: 'resize',
+        pool: this.name,
+        from,
+        to: limit,
+        reason: limit === this.sizer.limit ? reason : 'fleet-budget',
+      });
   }
 
   /** Detects a transition (called where state changes and on the tick): logs it and emits it. */
@@ -1042,6 +1097,8 @@ export class Pool<T> {
     await this.creator.settled();
     // 5. resolve only after every destroy has finished.
     while (this.destroys.size > 0) await Promise.all([...this.destroys]);
+    // Only now, with nothing held, may another instance use this share.
+    await this.fleet?.close();
     clearInterval(this.maintenance);
     this.evaluateHealth();
     if (this.subject.observed) this.emit({ type: 'closed', pool: this.name });

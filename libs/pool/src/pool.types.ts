@@ -4,6 +4,7 @@
  */
 import type { TrendDirection } from '@reservoir/core';
 import type { AutoSizeReason, SizingAdvice } from './autosize/autosize.controller';
+import type { FleetStats } from './autosize/fleet-budget';
 import type { AutoSizeOptions } from './autosize/autosize.options';
 
 /** Passed to `factory.create`: lets a factory abort a slow connect when the pool gives up on it. */
@@ -305,6 +306,8 @@ export interface AutoSizeStats {
   reason: AutoSizeReason;
   /** Limit changes since the pool started. */
   adjustments: number;
+  /** The fleet budget share (`autoSize.fleet`); undefined without one. */
+  fleet: FleetStats | undefined;
 }
 
 /** Everything emitted on `pool.events$`. */

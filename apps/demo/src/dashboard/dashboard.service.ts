@@ -25,6 +25,22 @@ export interface DashboardPoint {
   /** Acquire wait percentiles over the recent window, ms; null when the window had no acquires. */
   p95: number | null;
   p99: number | null;
+  /** The auto-sizing limit as a share of `max` (0..1); null when auto-sizing is off. */
+  limit: number | null;
+}
+
+/**
+ * What the dashboard shows about sizing: the effective limit while auto-sizing is on, else the
+ * Little's-law recommendation (`stats().sizing`).
+ */
+export interface SizingView {
+  autoSize: { limit: number; target: number; reason: string; adjustments: number } | null;
+  recommendation: {
+    recommended: number | null;
+    arrivalRatePerSec: number;
+    baselineHoldMs: number | null;
+    concurrency: number | null;
+  };
 }
 
 export interface PoolView extends PoolOccupancy {
@@ -35,6 +51,7 @@ export interface PoolView extends PoolOccupancy {
   timeouts: number;
   acquireWaitMs: PoolStats['acquireWaitMs'];
   trend: PoolStats['trend'];
+  sizing: SizingView;
 }
 
 export interface MainPoolView extends Omit<PoolView, 'acquireWaitMs'> {
@@ -156,6 +173,7 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
       pending: m?.pending ?? 0,
       p95: m?.acquireWaitMs ? m.acquireWaitMs.p95 : null,
       p99: m?.acquireWaitMs ? m.acquireWaitMs.p99 : null,
+      limit: limitShare(m),
     };
     this.history.push(point);
     if (this.history.length > HISTORY_POINTS) this.history.shift();
@@ -250,7 +268,31 @@ function view(pool: Pool<unknown>): PoolView {
       p99: round(s.acquireWaitMs.p99),
     },
     trend: s.trend,
+    sizing: sizingView(s),
   };
+}
+
+function sizingView(s: PoolStats): SizingView {
+  const a = s.autoSize;
+  const r = s.sizing;
+  return {
+    autoSize:
+      a === undefined
+        ? null
+        : { limit: a.limit, target: a.target, reason: a.reason, adjustments: a.adjustments },
+    recommendation: {
+      recommended: r.recommended,
+      arrivalRatePerSec: round(r.arrivalRatePerSec),
+      baselineHoldMs: r.baselineHoldMs === null ? null : round(r.baselineHoldMs),
+      concurrency: r.concurrency === null ? null : round(r.concurrency),
+    },
+  };
+}
+
+/** The limit line of the utilisation chart: limit / max, or null without auto-sizing. */
+function limitShare(m: MainPoolView | null): number | null {
+  const a = m?.sizing.autoSize;
+  return a === null || a === undefined || m === null || m.max <= 0 ? null : a.limit / m.max;
 }
 
 /** Share of all tenant-tagged leases since start, largest first, the tail summed as "others". */

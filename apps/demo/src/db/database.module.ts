@@ -42,6 +42,7 @@ export class DatabaseModule {
         windowMs: config.healthWindowMs,
       },
       shutdownTimeoutMs: 10_000,
+      autoSize: config.poolAutoSize,
     };
     return config.database === 'postgres' ? this.postgres(config, main) : this.sqlite(config, main);
   }

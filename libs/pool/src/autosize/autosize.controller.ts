@@ -50,7 +50,9 @@ export type AutoSizeReason =
   | 'create-failure'
   | 'too-many-connections'
   | 'decay'
-  | 'steady';
+  | 'steady'
+  /** The fleet budget (`autoSize.fleet`) granted this instance a different share, or Redis is unreachable. */
+  | 'fleet-budget';
 
 export interface AutoSizeDecision {
   from: number;

@@ -4,6 +4,11 @@
  */
 import { type OptionChecker } from '@reservoir/core';
 import { MAX_TIMER_MS } from '../pool.defaults';
+import {
+  type FleetBudgetOptions,
+  type ResolvedFleetBudgetOptions,
+  resolveFleetBudgetOptions,
+} from './fleet-budget';
 
 /**
  * Tuning of the opt-in pool auto-sizing controller (`new Pool({ autoSize: true | AutoSizeOptions })`).
@@ -39,10 +44,13 @@ export class AutoSizeOptions {
   decayAfterMs?: number = 30_000;
   /** Fraction of the gap between limit and peak use closed per window while decaying (smoothing). @default 0.25 */
   decayFactor?: number = 0.25;
+  /** A capacity budget shared through Redis with every pool using the same key (see `FleetBudgetOptions`). @default undefined (no fleet budget) */
+  fleet?: FleetBudgetOptions = undefined;
 }
 
-export type ResolvedAutoSizeOptions = Required<Omit<AutoSizeOptions, 'initialLimit'>> & {
+export type ResolvedAutoSizeOptions = Required<Omit<AutoSizeOptions, 'initialLimit' | 'fleet'>> & {
   initialLimit: number;
+  fleet: ResolvedFleetBudgetOptions | undefined;
   min: number;
   max: number;
 };
@@ -52,7 +60,7 @@ const KEYS = Object.keys(DEFAULTS) as (keyof AutoSizeOptions)[];
 
 /** Applies the defaults of `AutoSizeOptions` (what `stats().sizing` uses when auto-sizing is off). */
 export function autoSizeDefaults(min: number, max: number): ResolvedAutoSizeOptions {
-  return { ...(DEFAULTS as Required<AutoSizeOptions>), initialLimit: max, min, max };
+  return { ...(DEFAULTS as Required<AutoSizeOptions>), initialLimit: max, fleet: undefined, min, max };
 }
 
 /**
@@ -93,6 +101,7 @@ export function resolveAutoSizeOptions(
     littleSafety: a.number('littleSafety', pick('littleSafety'), 0, 100),
     decayAfterMs: a.integer('decayAfterMs', pick('decayAfterMs'), 0, MAX_TIMER_MS),
     decayFactor: a.number('decayFactor', pick('decayFactor'), 0.01, 1),
+    fleet: resolveFleetBudgetOptions(a, v.fleet, min),
     min,
     max,
   };
