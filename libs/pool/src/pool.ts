@@ -982,7 +982,7 @@ export class Pool<T> {
 
   /** Resources this pool holds or is about to hold: what counts against `cap` and the fleet share. */
   private held(): number {
-    return this.size + this.creating + this.destroying;
+    return this.size + this.creator.creating + this.destroying;
   }
 
   /**
