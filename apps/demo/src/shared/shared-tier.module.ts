@@ -32,8 +32,10 @@ class SharedTierLifecycle implements OnApplicationShutdown {
   constructor(@Inject(DEMO_SHARED_TIER) private readonly tier: RedisTier | null) {}
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.tier === null) return;
     // close() is bounded by the tier itself (it stops its bus reader within a few command timeouts).
-    await this.tier?.close();
+    await this.tier.close();
+    new Logger('SharedTier').log(`Shared tier closed (state ${this.tier.state})`);
   }
 }
 
