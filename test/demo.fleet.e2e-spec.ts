@@ -225,7 +225,8 @@ describe('demo fleet: 2 processes, one PostgreSQL, one Redis (e2e, built app ove
       const agreed = await waitFor(
         async () => {
           const [ra, rb] = await Promise.all(apps.map((app) => call(app.url, 'GET', '/settings', { org })));
-          return JSON.stringify(ra.body) === JSON.stringify(rb.body) ? ra.body : undefined;
+          if (JSON.stringify(ra.body) === JSON.stringify(rb.body)) return ra.body;
+          throw new Error(`A ${JSON.stringify(ra.body)} B ${JSON.stringify(rb.body)}`);
         },
         3_000,
         `both instances to agree on ${org}'s settings`,
