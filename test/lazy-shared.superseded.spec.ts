@@ -68,4 +68,47 @@ describe('LazyLoaderCore with a shared RedisTier: a superseded load', () => {
     expect(a.core.version('cfg')).toBe(vB);
     expect(a.tier.stats().writesRejected).toBe(1); // and its stale write never reached L2
   });
+
+  it('a load discarded by a remote invalidation releases its fleet lease: the next misses do not wait for it', async () => {
+    const prefix = `sup${randomUUID().slice(0, 8)}`;
+    let releaseA: (() => void) | undefined;
+    let calls = 0;
+    const make = async (held: boolean) => {
+      const tier = new RedisTier({ url: server.url, prefix, commandTimeoutMs: 200, fleetWaitMs: 3_000 });
+      tiers.push(tier);
+      expect(await tier.ready(3_000)).toBe(true);
+      const core = new LazyLoaderCore({ shared: tier }, { tenantResolver: () => undefined });
+      cores.push(core);
+      core.register(
+        'cfg',
+        async () => {
+          calls++;
+          if (held && releaseA === undefined) await new Promise<void>((r) => (releaseA = r));
+          return { n: calls };
+        },
+        { tenantScoped: false, staleAfterMs: 60_000 },
+      );
+      return { core, tier };
+    };
+    const a = await make(true);
+    const b = await make(false);
+
+    const first = a.core.get('cfg'); // A leads the cold key (holds the lease) and its loader is held
+    while (releaseA === undefined) await sleep(5);
+    b.core.invalidate('cfg'); // A hears it while loading: A discards its load
+    const deadline = Date.now() + 3_000;
+    while (a.tier.stats().invalidationsReceived < 1) {
+      if (Date.now() > deadline) throw new Error("A never received B's invalidation");
+      await sleep(5);
+    }
+    releaseA();
+    await first;
+
+    // Before the fix A's discarded load kept the lease: both reads below waited fleetWaitMs (3 s).
+    const t0 = Date.now();
+    await b.core.get('cfg');
+    await a.core.get('cfg');
+    expect(Date.now() - t0).toBeLessThan(1_500);
+    expect(a.core.version('cfg')).toBe(b.core.version('cfg'));
+  });
 });

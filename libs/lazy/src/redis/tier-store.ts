@@ -225,6 +225,10 @@ export class TierCacheStore implements LazySharedStore {
   private dropRemote(sk: string): void {
     for (const l of this.remoteListeners) l(sk);
     this.l1.delete(sk);
+    // The loader discarded the load in flight, so it never stores it and its claim would never be
+    // completed: release the lease now, or it stays renewed (up to maxLeaseHoldMs) and every
+    // instance, this one included, waits fleetWaitMs on each miss of the key.
+    this.loadFailed(sk);
   }
 
   private setFloor(sk: string, v: number): void {
