@@ -107,7 +107,18 @@ describe('demo fleet: 2 processes, one PostgreSQL, one Redis (e2e, built app ove
       10,
     );
     expect(onA.settings.flags.beta).toBe(true);
-    expect((await call(B.url, 'GET', '/settings', { org })).body).toEqual(onA);
+    // B agrees (bounded: B's own invalidation is published after its response, so B may briefly load
+    // before A's write of the new version reached L2).
+    await waitFor(
+      async () => {
+        const r = await call(B.url, 'GET', '/settings', { org });
+        const a2 = await call(A.url, 'GET', '/settings', { org });
+        return JSON.stringify(r.body) === JSON.stringify(a2.body) && (r.body.version as number) > v2;
+      },
+      2_000,
+      'A and B to agree after the invalidation',
+      20,
+    );
 
     // The global pricing table (preloaded by both at bootstrap): a refresh on B reaches A.
     const p0 = await call(A.url, 'GET', '/pricing', { org });
