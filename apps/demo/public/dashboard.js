@@ -333,6 +333,7 @@
       renderTenants(m.tenants, m.maxPerTenant);
     }
     renderLazy(s.lazy);
+    renderShared(s.shared);
     renderPools(s.pools);
     if (s.loadLimits) applyLimits(s.loadLimits);
     if (s.load) renderLoad(s.load);
@@ -445,6 +446,21 @@
       cell(tr, r.version === null ? '–' : 'v' + r.version);
       body.appendChild(tr);
     });
+  }
+
+  // The shared lazy tier panel: shown only when the server runs with REDIS_URL (snapshot.shared).
+  function renderShared(shared) {
+    var panel = $('shared');
+    panel.hidden = !shared;
+    if (!shared) return;
+    var st = $('shared-state');
+    st.setAttribute('data-state', shared.state);
+    text(st, shared.state);
+    text($('shared-lag'), fmtMs(shared.busLagMs.p50) + ' / ' + fmtMs(shared.busLagMs.p99));
+    text($('shared-joined'), shared.fleetLoadsJoined);
+    text($('shared-l2'), shared.l2Hits + ' / ' + shared.l2Misses);
+    text($('shared-inval'), shared.invalidationsPublished + ' / ' + shared.invalidationsReceived);
+    text($('shared-queued'), shared.queuedInvalidations);
   }
 
   function renderPools(pools) {

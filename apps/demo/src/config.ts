@@ -41,6 +41,17 @@ export interface DemoConfig {
   metricsPerTenant: boolean;
   /** Opt-in auto-sizing of the main pool (the dashboard then draws its limit). env DB_POOL_AUTOSIZE @default false */
   poolAutoSize: boolean;
+  /**
+   * The shared lazy tier: with a redis:// (or rediss://) URL the lazy resources are shared across
+   * every demo instance on the same Redis and prefix (one version per entry, fleet-wide
+   * invalidation, one load per cold key). Unset = each instance caches on its own. env REDIS_URL
+   */
+  redisUrl?: string;
+  /**
+   * Prefix of the shared tier's Redis keys: instances share settings and versions exactly when they
+   * share the prefix. env REDIS_PREFIX @default 'reservoir:demo'
+   */
+  redisPrefix: string;
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
@@ -62,6 +73,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
         'unset it to use the embedded SQLite database.',
     );
   }
+  const redisUrl = env.REDIS_URL?.trim();
+  if (redisUrl && !/^rediss?:\/\//i.test(redisUrl)) {
+    throw new Error(
+      `REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redisUrl.split(':')[0] + ':…')}); ` +
+        'unset it to keep the lazy resources local to this instance.',
+    );
+  }
+  const redisPrefix = env.REDIS_PREFIX?.trim() || 'reservoir:demo';
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(redisPrefix)) {
+    throw new Error(
+      `Invalid REDIS_PREFIX=${JSON.stringify(redisPrefix)}: expected 1 to 64 characters of A-Z a-z 0-9 : _ . -`,
+    );
+  }
   const poolMax = int(env, 'DB_POOL_MAX', 10, 1, 100);
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
@@ -77,6 +101,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
     pricingLoadMs: int(env, 'PRICING_LOAD_MS', 400, 0, 60_000),
     metricsPerTenant: env.METRICS_PER_TENANT !== 'false',
     poolAutoSize: env.DB_POOL_AUTOSIZE === 'true',
+    ...(redisUrl && { redisUrl }),
+    redisPrefix,
   };
 }
 

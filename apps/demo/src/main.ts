@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { loadConfig } from './config';
 import { DemoSetupError, checkPostgresSetup } from './db/postgres.setup';
+import { redactRedisUrl } from './shared/shared-tier.module';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
@@ -15,8 +16,12 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.port);
   const url = (await app.getUrl()).replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
   const db = config.database === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `SQLite in ${config.dataDir}`;
+  const lazy =
+    config.redisUrl === undefined
+      ? ''
+      : `; lazy resources shared on ${redactRedisUrl(config.redisUrl)} prefix "${config.redisPrefix}"`;
   Logger.log(
-    `Reservoir demo on ${url}/dashboard (${db}); also ${url}/health and ${url}/metrics`,
+    `Reservoir demo on ${url}/dashboard (${db}${lazy}); also ${url}/health and ${url}/metrics`,
     'Bootstrap',
   );
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Subject, type Subscription, interval } from 'rxjs';
-import { LazyLoader } from '@reservoir/lazy';
+import { LazyLoader, type LazySharedStats } from '@reservoir/lazy';
 import { type Pool, type PoolOccupancy, PoolRegistry, type PoolStats } from '@reservoir/pool';
 import { DEMO_CONFIG, type DemoConfig, MAIN_POOL_THRESHOLDS } from '../config';
 import { MAIN_POOL } from '../db/db.types';
@@ -86,9 +86,26 @@ export interface DashboardSnapshot {
       version: number | null;
     }>;
   };
+  /** The shared lazy tier (REDIS_URL); null when the lazy resources are local to this instance. */
+  shared: SharedTierView | null;
   load: LoadStatus;
   /** [min, default, max] of each load parameter: the page's form takes bounds and placeholders from it. */
   loadLimits: typeof LOAD_LIMITS;
+}
+
+/** The dashboard's view of `LazyLoader.stats().shared`. */
+export interface SharedTierView {
+  state: LazySharedStats['state'];
+  /** Delivery lag of invalidations from the other instances, ms. */
+  busLagMs: { p50: number; p99: number };
+  /** Misses this instance served from another instance's load (the fleet loaded once). */
+  fleetLoadsJoined: number;
+  l2Hits: number;
+  l2Misses: number;
+  invalidationsPublished: number;
+  invalidationsReceived: number;
+  /** Invalidations waiting for Redis to come back. */
+  queuedInvalidations: number;
 }
 
 export interface TenantShare {
@@ -216,6 +233,7 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
           version: r.latestVersion > 0 ? r.latestVersion : null,
         })),
       },
+      shared: sharedTierView(lazyStats.shared),
       load: this.load.current(),
       loadLimits: LOAD_LIMITS,
     };
@@ -241,6 +259,21 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
 function maxPerTenant(config: DemoConfig): number | null {
   const cap = (config as DemoConfig & { poolMaxPerTenant?: number }).poolMaxPerTenant;
   return typeof cap === 'number' && Number.isFinite(cap) ? cap : null;
+}
+
+/** The shared tier's part of the snapshot (its own function, so other panels can change apart). */
+export function sharedTierView(shared: LazySharedStats | undefined): SharedTierView | null {
+  if (shared === undefined) return null;
+  return {
+    state: shared.state,
+    busLagMs: { p50: round(shared.busLagMs.p50), p99: round(shared.busLagMs.p99) },
+    fleetLoadsJoined: shared.fleetLoadsJoined,
+    l2Hits: shared.l2Hits,
+    l2Misses: shared.l2Misses,
+    invalidationsPublished: shared.invalidationsPublished,
+    invalidationsReceived: shared.invalidationsReceived,
+    queuedInvalidations: shared.queuedInvalidations,
+  };
 }
 
 function round(x: number): number {

@@ -108,6 +108,12 @@ export class ProjectsController {
     return { version: this.settingsService.version(), settings };
   }
 
+  /** Drops the caller's cached settings (fleet-wide with the shared tier); the next read reloads. */
+  @Delete('settings/cache')
+  invalidateSettings() {
+    return { invalidated: this.settingsService.invalidate() };
+  }
+
   /** The global pricing table (slow to load, preloaded at bootstrap), with its version. */
   @Get('pricing')
   async pricing() {

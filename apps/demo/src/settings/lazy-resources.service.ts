@@ -5,7 +5,9 @@
  * - a slow, global "pricing table": `tenantScoped: false`, `preload: true` (loaded during
  *   bootstrap, so the first request does not pay for it), `versionOf` the source revision (a
  *   refresh after the source changed raises a `drift-detected` alert).
- * Versions (v1, v2, …) are shown by the API and the dashboard.
+ * Versions (v1, v2, …) are shown by the API and the dashboard. With REDIS_URL both resources are
+ * shared across demo instances (SharedTierModule): one version per entry for the whole fleet, and a
+ * write or invalidation on one instance reaches the others.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { LazyLoader, LazyResource } from '@reservoir/lazy';
@@ -51,6 +53,14 @@ export class TenantSettingsService {
 
   isStale(): boolean {
     return this.lazy.isStale(entryKey(SETTINGS_RESOURCE));
+  }
+
+  /**
+   * Drops this organisation's cached settings; with the shared tier, on every instance (the next
+   * read anywhere loads them again under a newer version). Returns the entries dropped here.
+   */
+  invalidate(): number {
+    return this.lazy.invalidate(entryKey(SETTINGS_RESOURCE));
   }
 
   /** Writes a flag, then reloads this organisation's entry so its version increases. */

@@ -84,6 +84,10 @@ export class TierCacheStore implements LazySharedStore {
       this.claims.delete(key);
       claim.complete(entry.value, encoded).catch(() => undefined);
     }
+    // Superseded while it loaded: another instance announced a newer version after this load (or
+    // L2 read) began, and that message found nothing in L1 to drop. Kept, the old value would be
+    // served until it went stale; dropped, the caller still gets it and the next read misses.
+    if (encoded !== undefined && entry.version <= (this.floors.get(key) ?? 0)) this.dropRemote(key);
   }
 
   delete(key: string): boolean {
@@ -221,6 +225,10 @@ export class TierCacheStore implements LazySharedStore {
   private dropRemote(sk: string): void {
     for (const l of this.remoteListeners) l(sk);
     this.l1.delete(sk);
+    // The loader discarded the load in flight, so it never stores it and its claim would never be
+    // completed: release the lease now, or it stays renewed (up to maxLeaseHoldMs) and every
+    // instance, this one included, waits fleetWaitMs on each miss of the key.
+    this.loadFailed(sk);
   }
 
   private setFloor(sk: string, v: number): void {
