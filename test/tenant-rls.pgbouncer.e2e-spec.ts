@@ -95,7 +95,8 @@ function leaked(seen: ReadResult): boolean {
 describe('tenant isolation on PostgreSQL RLS behind PgBouncer in transaction mode (e2e)', () => {
   let db: RlsDatabase;
   let bouncer: PgBouncerInstance;
-  const singleAlias = () => `${db.name}_one`;
+  /** One alias per mode, each its own one-connection PgBouncer pool: one case cannot taint the other's backend. */
+  const singleAlias = (mode: string) => `${db.name}_${mode}`;
 
   beforeAll(async () => {
     db = await createRlsDatabase('reservoir_rlsb');
@@ -104,7 +105,8 @@ describe('tenant isolation on PostgreSQL RLS behind PgBouncer in transaction mod
       users: [db.role],
       databases: [
         { alias: db.name, dbname: db.name, poolSize: BOUNCER_POOL },
-        { alias: `${db.name}_one`, dbname: db.name, poolSize: 1 },
+        { alias: `${db.name}_session`, dbname: db.name, poolSize: 1 },
+        { alias: `${db.name}_transaction`, dbname: db.name, poolSize: 1 },
       ],
     });
   }, 60_000);
@@ -208,9 +210,9 @@ describe('tenant isolation on PostgreSQL RLS behind PgBouncer in transaction mod
     '%s mode behind transaction-mode PgBouncer: the tenant reaches the next client = %s',
     async (mode, leaks) => {
       // One server connection: the probe is guaranteed the backend the app's client just used.
-      const a = await startApp(bouncer.url(db.role, singleAlias()), mode, 1);
+      const a = await startApp(bouncer.url(db.role, singleAlias(mode)), mode, 1);
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      const probe = new Client({ connectionString: bouncer.url(db.role, singleAlias()) });
+      const probe = new Client({ connectionString: bouncer.url(db.role, singleAlias(mode)) });
       await probe.connect();
       try {
         const own = await send(agent, a.port, 'GET', '/notes', { 'x-organisation-id': 'org-07' });

@@ -89,6 +89,8 @@ export const PoolMessages = {
     `Pool "${pool}": a resource reported an error and was removed: ${errorText(err)}`,
   brokenLeased: (pool: string, err: unknown): string =>
     `Pool "${pool}": a leased resource reported an error; it will be destroyed when its lease ends: ${errorText(err)}`,
+  unbindAfterUse: (pool: string, organisationId: string, err: unknown): string =>
+    `Pool "${pool}": use() for tenant ${quoteTenant(organisationId)} finished, but tenantBinding.unbind on release failed, so its work may not be committed (in transaction mode the unbind is the COMMIT); the resource was destroyed: ${errorText(err)}`,
   unbindFailed: (pool: string, organisationId: string, err: unknown): string =>
     `Pool "${pool}": tenantBinding.unbind failed for tenant ${quoteTenant(organisationId)}; the resource was destroyed, never reused: ${errorText(err)}`,
   bindFailed: (pool: string, organisationId: string, err: unknown): string =>
