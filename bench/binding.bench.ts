@@ -10,7 +10,7 @@
  * Every case runs the same `SELECT current_setting(...)` per lease. One interleaved run per tenant
  * count, so compare ratios within a table. Writes the `binding` section of docs/benchmarks.md.
  */
-import { Client, Pool as PgPool } from 'pg';
+import { Pool as PgPool, type Client } from 'pg';
 import {
   Pool,
   pgClientFactory,
