@@ -70,6 +70,22 @@ describe('transaction-mode binding on PostgreSQL: use() resolves only after the 
     expect(String((err as Error & { cause?: unknown }).cause)).toMatch(/duplicate key/);
     expect(await stored()).toEqual([{ k: 1, org: 'org-a' }]);
     expect(pool.stats().destroyed).toBe(before + 1);
+    // A statement error caught inside the callback aborts the transaction: COMMIT answers ROLLBACK.
+    const caught = await pool
+      .use(
+        async (c) => {
+          await c.query('INSERT INTO items (k) VALUES (4)');
+          await c.query('SELECT 1/0').catch(() => undefined);
+          return 'acknowledged';
+        },
+        { organisationId: 'org-d' },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(caught).toBeInstanceOf(PoolUnbindError);
+    expect(String((caught as Error & { cause?: unknown }).cause)).toMatch(/answered ROLLBACK/);
     // The pool goes on serving.
     await pool.use((c) => c.query('INSERT INTO items (k) VALUES (3)'), { organisationId: 'org-c' });
     expect(await stored()).toEqual([

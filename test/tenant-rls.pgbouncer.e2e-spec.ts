@@ -26,6 +26,7 @@ import { startPgBouncer, type PgBouncerInstance } from './helpers/pgbouncer';
 import {
   NotesController,
   READ_VISIBLE,
+  RLS_LEASE_IS_TRANSACTION,
   RLS_POOL,
   RLS_TENANTS,
   countingPgFactory,
@@ -68,6 +69,7 @@ async function startApp(url: string, mode: 'session' | 'transaction', max: numbe
       }),
     ],
     controllers: [NotesController],
+    providers: [{ provide: RLS_LEASE_IS_TRANSACTION, useValue: mode === 'transaction' }],
   }).compile();
   const app = ref.createNestApplication({ logger: false });
   await app.listen(0, '127.0.0.1');

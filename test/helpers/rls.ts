@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
-import { Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Optional, Post } from '@nestjs/common';
 import { InjectPool, pgClientFactory, type Pool, type ResourceFactory } from '@reservoir/pool';
 import { TenantContext } from '@reservoir/tenant';
 import type { Client } from 'pg';
@@ -18,6 +18,8 @@ const SEED = 5;
 
 /** The pool name the controller injects. */
 export const RLS_POOL = 'rls';
+/** Provide `true` when the binding makes every lease a transaction (`mode: 'transaction'`). */
+export const RLS_LEASE_IS_TRANSACTION = 'RLS_TEST:LEASE_IS_TRANSACTION';
 
 export interface ReadResult {
   bound: string | null;
@@ -35,6 +37,7 @@ export class NotesController {
   constructor(
     @InjectPool(RLS_POOL) private readonly pool: Pool<Client>,
     private readonly tenant: TenantContext,
+    @Optional() @Inject(RLS_LEASE_IS_TRANSACTION) private readonly leaseIsTransaction?: boolean,
   ) {}
 
   @Get()
@@ -57,18 +60,24 @@ export class NotesController {
     });
   }
 
+  /**
+   * A handler's own transaction. When the binding already made the lease a transaction
+   * (transaction mode), a nested BEGIN/COMMIT would end the binding's transaction early, so it uses
+   * a savepoint there.
+   */
   @Post('tx')
   @HttpCode(201)
   txWrite(): Promise<{ organisation_id: string }> {
     const org = this.tenant.require();
+    const nested = this.leaseIsTransaction === true;
     return this.pool.use(async (c) => {
-      await c.query('BEGIN');
+      await c.query(nested ? 'SAVEPOINT tx_write' : 'BEGIN');
       const { rows } = await c.query<{ organisation_id: string }>(
         `INSERT INTO notes (organisation_id, body) VALUES (current_setting('app.organisation_id', true), $1)
          RETURNING organisation_id`,
         [org],
       );
-      await c.query('COMMIT');
+      await c.query(nested ? 'RELEASE SAVEPOINT tx_write' : 'COMMIT');
       return rows[0];
     });
   }
