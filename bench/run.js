@@ -9,7 +9,7 @@ const Module = require('node:module');
 
 const name = process.argv[2];
 if (!name) {
-  console.error('usage: node bench/run.js <pool|tenant|lazy|lazy-shared|autosize> [args...]');
+  console.error('usage: node bench/run.js <pool|tenant|lazy|lazy-shared|autosize|binding> [args...]');
   process.exit(2);
 }
 const root = path.resolve(__dirname, '..');

@@ -3,7 +3,8 @@
 /**
  * Makes a fresh machine ready for the integration tests, so `npm ci && npm test` needs no other step:
  *
- * - system tools: `chromium` (browser test) and `promtool` (/metrics check). When one is missing and we
+ * - system tools: `chromium` (browser test), `promtool` (/metrics check) and `pgbouncer` (RLS proof
+ *   behind PgBouncer). When one is missing and we
  *   are root with apt-get, it is installed (one line says so); otherwise this fails at once and prints
  *   the exact install command. Nothing is ever skipped.
  * - the built demo: `nest build demo` when `dist` is missing or older than any source it is built from.
@@ -25,6 +26,11 @@ const ROOT = path.resolve(__dirname, '..');
 const TOOLS = [
   { command: 'chromium', pkg: 'chromium', neededBy: 'the browser test, test/dashboard.browser.e2e-spec.ts' },
   { command: 'promtool', pkg: 'prometheus', neededBy: 'the /metrics check in test/demo.app.e2e-spec.ts' },
+  {
+    command: 'pgbouncer',
+    pkg: 'pgbouncer',
+    neededBy: 'the RLS proof behind PgBouncer, test/tenant-rls.pgbouncer.e2e-spec.ts',
+  },
 ];
 
 /** apt and dpkg waits are bounded: the dpkg lock (another install running) and the whole command. */

@@ -44,13 +44,14 @@ function withTempDir<T>(fn: (dir: string) => T): T {
 }
 
 describe('planTools', () => {
-  it('does nothing when chromium and promtool are on PATH, whoever the user is', () => {
-    expect(planTools({ which: on('chromium', 'promtool'), uid: 1000 })).toEqual({ action: 'none' });
-    expect(planTools({ which: on('chromium', 'promtool'), uid: 0 })).toEqual({ action: 'none' });
+  it('does nothing when chromium, promtool and pgbouncer are on PATH, whoever the user is', () => {
+    const all = on('chromium', 'promtool', 'pgbouncer');
+    expect(planTools({ which: all, uid: 1000 })).toEqual({ action: 'none' });
+    expect(planTools({ which: all, uid: 0 })).toEqual({ action: 'none' });
   });
 
   it('installs the missing packages when root with apt-get, in one line naming them', () => {
-    const plan = planTools({ which: on('apt-get', 'chromium'), uid: 0 });
+    const plan = planTools({ which: on('apt-get', 'chromium', 'pgbouncer'), uid: 0 });
     expect(plan).toMatchObject({ action: 'install', missing: ['promtool'], packages: ['prometheus'] });
     if (plan.action === 'none') throw new Error('unreachable');
     expect(plan.message).not.toContain('\n');
@@ -59,14 +60,14 @@ describe('planTools', () => {
     const both = planTools({ which: on('apt-get'), uid: 0 });
     expect(both).toMatchObject({
       action: 'install',
-      missing: ['chromium', 'promtool'],
-      packages: ['chromium', 'prometheus'],
-      command: 'apt-get update && apt-get install -y --no-install-recommends chromium prometheus',
+      missing: ['chromium', 'promtool', 'pgbouncer'],
+      packages: ['chromium', 'prometheus', 'pgbouncer'],
+      command: 'apt-get update && apt-get install -y --no-install-recommends chromium prometheus pgbouncer',
     });
   });
 
   it('fails with the exact install command when not root', () => {
-    const plan = planTools({ which: on('apt-get', 'promtool'), uid: 1000 });
+    const plan = planTools({ which: on('apt-get', 'promtool', 'pgbouncer'), uid: 1000 });
     expect(plan.action).toBe('fail');
     if (plan.action === 'none') throw new Error('unreachable');
     expect(plan.packages).toEqual(['chromium']);
@@ -82,7 +83,7 @@ describe('planTools', () => {
     expect(noApt.action).toBe('fail');
     if (noApt.action === 'none') throw new Error('unreachable');
     expect(noApt.message).toContain('no apt-get on PATH');
-    expect(noApt.message).toContain(installCommand(['chromium', 'prometheus']));
+    expect(noApt.message).toContain(installCommand(['chromium', 'prometheus', 'pgbouncer']));
     expect(planTools({ which: on('apt-get'), uid: undefined }).action).toBe('fail');
   });
 });
@@ -110,7 +111,7 @@ describe('provisionTools', () => {
     const spawn = jest.fn<ReturnType<Spawn>, Parameters<Spawn>>();
     const log = jest.fn();
     expect(() => provisionTools({ PATH: '/nonexistent', uid: 1000, spawn, log })).toThrow(
-      /chromium .* and promtool .*not on PATH[\s\S]*apt-get install -y --no-install-recommends chromium prometheus/,
+      /chromium .* and promtool .* and pgbouncer .*not on PATH[\s\S]*apt-get install -y --no-install-recommends chromium prometheus pgbouncer/,
     );
     expect(spawn).not.toHaveBeenCalled();
     expect(log).not.toHaveBeenCalled();
@@ -147,6 +148,7 @@ describe('provisionTools', () => {
         '--no-install-recommends',
         'chromium',
         'prometheus',
+        'pgbouncer',
       ],
     ]);
   });
@@ -160,7 +162,12 @@ describe('provisionTools', () => {
 
   it('as root: an install that leaves the command missing is an error', () => {
     expect(() =>
-      provisionTools({ uid: 0, which: on('apt-get', 'chromium'), spawn: () => ok(), log: () => undefined }),
+      provisionTools({
+        uid: 0,
+        which: on('apt-get', 'chromium', 'pgbouncer'),
+        spawn: () => ok(),
+        log: () => undefined,
+      }),
     ).toThrow(/installed prometheus but promtool is still not on PATH/);
   });
 });

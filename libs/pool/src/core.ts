@@ -9,6 +9,7 @@ export {
   PoolClosedError,
   PoolConfigError,
   PoolReleaseError,
+  PoolUnbindError,
 } from './pool.errors';
 export { POOL_DEFAULTS, type PoolDefaults } from './pool.defaults';
 export { silentPoolLogger } from './pool.logger';

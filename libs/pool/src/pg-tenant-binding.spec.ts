@@ -68,3 +68,51 @@ describe('withTenantTransaction', () => {
     expect(c.log.at(-1)).toBe('ROLLBACK');
   });
 });
+
+describe('pgTenantBinding transaction mode: COMMIT must really commit', () => {
+  /** A client that answers COMMIT like PostgreSQL in the given state, with pg's notice event. */
+  class TxClient extends FakeClient {
+    private listeners: ((n: { code?: string }) => void)[] = [];
+    constructor(private readonly commitAs: 'ok' | 'aborted' | 'no-transaction') {
+      super();
+    }
+    on(_event: 'notice', l: (n: { code?: string }) => void): this {
+      this.listeners.push(l);
+      return this;
+    }
+    removeListener(_event: 'notice', l: (n: { code?: string }) => void): this {
+      this.listeners = this.listeners.filter((x) => x !== l);
+      return this;
+    }
+    override async query(text: string, values?: unknown[]): Promise<unknown> {
+      await super.query(text, values);
+      if (text !== 'COMMIT') return { rows: [] };
+      if (this.commitAs === 'no-transaction') for (const l of this.listeners) l({ code: '25P01' });
+      return { command: this.commitAs === 'aborted' ? 'ROLLBACK' : 'COMMIT', rows: [] };
+    }
+    get listening(): number {
+      return this.listeners.length;
+    }
+  }
+
+  it('a COMMIT that committed resolves, and stops listening for notices', async () => {
+    const c = new TxClient('ok');
+    await pgTenantBinding({ mode: 'transaction' }).unbind(c, 'acme');
+    expect(c.listening).toBe(0);
+  });
+
+  it('a COMMIT answered ROLLBACK (the transaction had failed) rejects', async () => {
+    const c = new TxClient('aborted');
+    await expect(pgTenantBinding({ mode: 'transaction' }).unbind(c, 'acme')).rejects.toThrow(
+      /COMMIT on release answered ROLLBACK/,
+    );
+  });
+
+  it('a COMMIT with no transaction in progress (lost server connection behind PgBouncer) rejects', async () => {
+    const c = new TxClient('no-transaction');
+    await expect(pgTenantBinding({ mode: 'transaction' }).unbind(c, 'acme')).rejects.toThrow(
+      /found no transaction in progress/,
+    );
+    expect(c.listening).toBe(0);
+  });
+});

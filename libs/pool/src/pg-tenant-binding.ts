@@ -5,7 +5,8 @@
  * Typed against a minimal `{ query }` shape so `pg` stays an optional peer dependency.
  */
 import { OptionChecker } from '@reservoir/core';
-import { PoolConfigError } from './pool.errors';
+import { PoolConfigError, PoolError } from './pool.errors';
+import { PoolMessages } from './pool.messages';
 import type { TenantBinding } from './pool.types';
 
 /** The one method of `pg.Client` / `pg.PoolClient` the binding needs. */
@@ -85,10 +86,43 @@ export function pgTenantBinding<C extends PgQueryable = PgQueryable>(
       await client.query(SET_LOCAL, [setting, organisationId]);
     },
     async unbind(client) {
-      // COMMIT of a failed transaction is a ROLLBACK in PostgreSQL, and the local setting ends with it.
-      await client.query('COMMIT');
+      await commitChecked(client, setting);
     },
   };
+}
+
+/** Where the client can report notices (`pg.Client` can); optional so `{ query }` stays enough. */
+interface PgNoticeSource {
+  on?(event: 'notice', listener: (notice: { code?: string }) => void): unknown;
+  removeListener?(event: 'notice', listener: (notice: { code?: string }) => void): unknown;
+}
+
+/** SQLSTATE of the warning "there is no transaction in progress". */
+const NO_ACTIVE_TRANSACTION = '25P01';
+
+/**
+ * COMMIT that fails unless it really committed the lease's transaction. PostgreSQL answers COMMIT
+ * of an aborted transaction with the tag ROLLBACK and no error, and COMMIT with no transaction open
+ * with a warning and no error; the latter is what a client sees behind transaction-mode PgBouncer
+ * when its server connection died mid-transaction and the COMMIT went to a fresh one. Either way
+ * the lease's work is gone, so the caller must not be told it succeeded.
+ */
+async function commitChecked(client: PgQueryable & PgNoticeSource, setting: string): Promise<void> {
+  let noTransaction = false;
+  const onNotice = (n: { code?: string }) => {
+    if (n.code === NO_ACTIVE_TRANSACTION) noTransaction = true;
+  };
+  client.on?.('notice', onNotice);
+  let result: unknown;
+  try {
+    result = await client.query('COMMIT');
+  } finally {
+    client.removeListener?.('notice', onNotice);
+  }
+  if ((result as { command?: unknown } | undefined)?.command === 'ROLLBACK') {
+    throw new PoolError('pgTenantBinding', PoolMessages.commitRolledBack(setting));
+  }
+  if (noTransaction) throw new PoolError('pgTenantBinding', PoolMessages.commitWithoutTransaction(setting));
 }
 
 /**

@@ -147,3 +147,33 @@ export class PoolReleaseError extends PoolError {
     return new PoolReleaseError(pool, PoolMessages.releaseNotLeased(pool));
   }
 }
+
+/**
+ * `use()` ran its callback, but the binding's `unbind` on release failed. With
+ * `unbindOnRelease` (e.g. `pgTenantBinding({ mode: 'transaction' })`, where the unbind is the
+ * COMMIT) the lease's work may not have been committed, so the call fails instead of returning.
+ * The resource was destroyed. `cause` is the unbind's error.
+ *
+ * @publicApi
+ */
+export class PoolUnbindError extends PoolError {
+  constructor(
+    pool: string,
+    message: string,
+    readonly organisationId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(pool, message, options);
+  }
+
+  static create(pool: string, organisationId: string, cause: unknown): PoolUnbindError {
+    return new PoolUnbindError(
+      pool,
+      PoolMessages.unbindAfterUse(pool, organisationId, cause),
+      organisationId,
+      {
+        cause,
+      },
+    );
+  }
+}

@@ -77,14 +77,19 @@ export class TenantPreparer<T> {
 
   /** Unbinds a released resource from its tenant; false when the unbind failed (destroy it). */
   async unbind(slot: Slot<T>): Promise<boolean> {
+    return (await this.unbindResult(slot)) === undefined;
+  }
+
+  /** `unbind`, keeping the failure (any thrown value, boxed) for a caller that must report it. */
+  async unbindResult(slot: Slot<T>): Promise<{ error: unknown } | undefined> {
     const org = slot.boundTenant!;
     try {
       await this.bounded(this.binding!.unbind(slot.resource, org), 'tenantBinding.unbind');
     } catch (err) {
       this.logger.warn(PoolMessages.unbindFailed(this.pool, org, err));
-      return false;
+      return { error: err };
     }
     slot.boundTenant = undefined;
-    return true;
+    return undefined;
   }
 }

@@ -27,7 +27,13 @@ import { TenantRequiredError } from '@reservoir/tenant/core';
 import { PoolClock } from './pool.clock';
 import { ResourceCreator } from './pool.creator';
 import { MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
-import { PoolClosedError, PoolExhaustedError, PoolReleaseError, PoolTimeoutError } from './pool.errors';
+import {
+  PoolClosedError,
+  PoolExhaustedError,
+  PoolReleaseError,
+  PoolTimeoutError,
+  PoolUnbindError,
+} from './pool.errors';
 import { defaultPoolLogger } from './pool.logger';
 import { PoolMessages, type PoolCounts } from './pool.messages';
 import {
@@ -343,21 +349,31 @@ export class Pool<T> {
       throw PoolReleaseError.unknown(this.name);
     }
     if (slot.state !== LEASED) throw PoolReleaseError.notLeased(this.name);
+    void this.giveBack(slot);
+  }
+
+  /**
+   * Ends a lease: retire, unbind then recycle (`unbindOnRelease`), or recycle. Resolves to the unbind's
+   * failure, if any, so `use()` can report it; undefined when no unbind runs.
+   */
+  private giveBack(slot: Slot<T>): Promise<{ error: unknown } | undefined> | undefined {
     this.released++;
     this.endLease(slot);
-    if (slot.broken || this.closed || this.pastLifetime(slot)) {
-      void this.retire(slot, slot.broken ? 'broken' : this.closed ? 'close' : 'lifetime');
-      return;
+    if (slot.broken) {
+      void this.retire(slot, 'broken');
+      return undefined;
     }
-    if (
-      slot.boundTenant !== undefined &&
-      this.binding !== undefined &&
-      this.binding.unbindOnRelease === true
-    ) {
-      this.unbindThenRecycle(slot);
-      return;
+    if (slot.boundTenant !== undefined && this.binding?.unbindOnRelease === true) {
+      // Also before a close or lifetime retire: in transaction mode the unbind is the COMMIT of the
+      // lease's work, and destroying the connection first would silently roll it back.
+      return this.unbindThenRecycle(slot);
+    }
+    if (this.closed || this.pastLifetime(slot)) {
+      void this.retire(slot, this.closed ? 'close' : 'lifetime');
+      return undefined;
     }
     this.recycle(slot);
+    return undefined;
   }
 
   /** Evicts a leased resource (e.g. found broken); a replacement is created as demand requires. */
@@ -398,7 +414,14 @@ export class Pool<T> {
       }
       throw err;
     }
-    if (slot.state === LEASED && slot.leaseGen === gen) this.release(resource);
+    if (slot.state === LEASED && slot.leaseGen === gen) {
+      const org = slot.boundTenant;
+      // With unbindOnRelease the lease's work is complete only once the unbind succeeded (transaction
+      // mode: it is the COMMIT), so wait for it and fail the call if it failed: never acknowledge
+      // work that was rolled back.
+      const failed = await this.giveBack(slot);
+      if (failed !== undefined) throw PoolUnbindError.create(this.name, org ?? '', failed.error);
+    }
     return result;
   }
 
@@ -780,11 +803,15 @@ export class Pool<T> {
     });
   }
 
-  private unbindThenRecycle(slot: Slot<T>): void {
-    void this.prep.unbind(slot).then((ok) => {
-      if (!ok) void this.retire(slot, 'unbind-failed');
+  private unbindThenRecycle(slot: Slot<T>): Promise<{ error: unknown } | undefined> {
+    return this.prep.unbindResult(slot).then((failed) => {
+      if (failed !== undefined) void this.retire(slot, 'unbind-failed');
       // close() may have force-retired the slot while the unbind ran.
-      else if (slot.state !== GONE) this.recycle(slot);
+      else if (slot.state !== GONE) {
+        if (this.pastLifetime(slot)) void this.retire(slot, 'lifetime');
+        else this.recycle(slot);
+      }
+      return failed;
     });
   }
 
