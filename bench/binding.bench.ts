@@ -1,5 +1,5 @@
 /**
- * node bench/run.js binding: what tenant binding costs on real PostgreSQL, side by side at 1, 5, 20
+ * npm run bench:binding: what tenant binding costs on real PostgreSQL, side by side at 1, 5, 20
  * and 100 tenants (uniformly drawn), concurrency 32, max 10, default options (pgClientFactory):
  *
  * - no binding (the pool tags the lease, nothing is sent): the ceiling;
@@ -107,7 +107,7 @@ async function benchAt(tenants: number): Promise<{ results: CaseResult[]; rebind
 
 async function main(): Promise<void> {
   const md: string[] = [
-    '## Tenant binding cost (`node bench/run.js binding`)',
+    '## Tenant binding cost (`npm run bench:binding`)',
     '',
     `Machine: ${machineLine()}. Concurrency ${CONCURRENCY}, max ${MAX}, tenants drawn uniformly, ` +
       `\`BENCH_ROUNDS=${process.env.BENCH_ROUNDS || 5}\`, medians of interleaved rounds; each case runs ` +
