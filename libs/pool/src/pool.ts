@@ -216,7 +216,8 @@ export class Pool<T> {
     this.trend = new TrendWindow(this.o.health.windowMs);
     this.recentTimeouts = new Array<number>(Math.max(1, this.o.health.unhealthyTimeouts)).fill(-Infinity);
     if (this.o.metricsTracker !== undefined) this.tracker = this.o.metricsTracker;
-    this.sizer = new AutoSizeController(this.o.autoSize ?? autoSizeDefaults(this.o.min, this.o.max));
+    const sizing = this.o.autoSize ?? autoSizeDefaults(this.o.min, this.o.max);
+    this.sizer = new AutoSizeController(sizing);
     this.cap = this.o.autoSize === undefined ? this.o.max : this.sizer.limit;
     const fleet = this.o.autoSize?.fleet;
     if (fleet !== undefined) {
@@ -231,7 +232,7 @@ export class Pool<T> {
       );
       this.fleet.start();
     }
-    this.sizingWindow = new SizingWindow(performance.now(), this.counterSnapshot());
+    this.sizingWindow = new SizingWindow(performance.now(), this.counterSnapshot(), sizing.minHoldSamples);
     this.maintenance = setInterval(this.tick, this.o.maintenanceIntervalMs);
     this.maintenance.unref();
   }
@@ -643,8 +644,11 @@ export class Pool<T> {
     // Wait and hold times are sampled: a sampled lease reads the clock here and once on release. The
     // interval is random (mean SAMPLE_EVERY) so it cannot alias with a periodic request pattern, and
     // every lease is sampled until the window holds MIN_SAMPLES, so a quiet pool's stats are exact.
-    if (--this.sampleIn === 0 || this.holdSamples.count < MIN_SAMPLES) {
+    // Each sizing window also gets a floor of sampled leases, so a slow window is never blind.
+    const sw = this.sizingWindow;
+    if (--this.sampleIn === 0 || this.holdSamples.count < MIN_SAMPLES || sw.sampled < sw.minSamples) {
       if (this.sampleIn <= 0) this.sampleIn = 1 + ((Math.random() * (2 * SAMPLE_EVERY - 1)) | 0);
+      sw.sampled++;
       const now = this.clock.nearNow();
       slot.sampleStart = now;
       const waitMs = enqueuedAt < 0 ? 0 : now - enqueuedAt;

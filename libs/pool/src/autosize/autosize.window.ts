@@ -32,8 +32,20 @@ export class SizingWindow {
   private tooMany = 0;
   /** Highest in-use count seen this window; the pool raises it when it lends. */
   inUsePeak: number;
+  /**
+   * Leases sampled (precise wait/hold times) since the window opened. The pool samples every lease
+   * until this reaches `minSamples`: its usual 1-in-8 sampling leaves a slow window (few, long
+   * leases, exactly what a database slowdown produces) with no hold sample at all, and a window
+   * without evidence would keep the previous "healthy" verdict while callers queue.
+   */
+  sampled = 0;
 
-  constructor(now: number, snap: PoolCounterSnapshot) {
+  constructor(
+    now: number,
+    snap: PoolCounterSnapshot,
+    /** Sampled leases each window gets at least (the controller's `minHoldSamples`). */
+    readonly minSamples: number,
+  ) {
     this.startedAt = now;
     this.base = snap;
     this.inUsePeak = snap.inUse;
@@ -74,6 +86,7 @@ export class SizingWindow {
     this.base = snap;
     this.tooMany = 0;
     this.inUsePeak = snap.inUse;
+    this.sampled = 0;
     return signals;
   }
 }

@@ -130,4 +130,35 @@ describe('Pool with autoSize', () => {
     expect(z.recommended).toBe(Math.ceil(z.concurrency! + 4 * Math.sqrt(z.concurrency!)));
     await pool.close();
   });
+  it('samples enough leases in every window to see a slowdown, once the stats window is full', async () => {
+    // Regression: after 64 samples the pool samples 1 lease in 8, so a slow window (a few long
+    // leases) had no hold sample at all, kept its "healthy" verdict and grew on the queue it caused.
+    const { pool } = newPool({ windowMs: 100, minHoldSamples: 4, growAfterWindows: 1 }, 8);
+    const fast = Date.now() + 400;
+    await Promise.all(
+      Array.from({ length: 2 }, async () => {
+        while (Date.now() < fast) await pool.use(() => sleep(1));
+      }),
+    );
+    const baseline = pool.stats().sizing.baselineHoldMs!;
+    expect(baseline).toBeLessThan(15);
+    const resizes: Extract<PoolEvent, { type: 'resize' }>[] = [];
+    const sub = pool.events$.subscribe((e) => {
+      if (e.type === 'resize') resizes.push(e);
+    });
+    const limit = pool.stats().autoSize!.limit;
+    // Now every lease takes 60 ms and callers queue behind them: about 1.7 completions per window
+    // and per resource. Each window must see them, judge it congested, and never grow.
+    const slow = Date.now() + 700;
+    await Promise.all(
+      Array.from({ length: limit + 3 }, async () => {
+        while (Date.now() < slow) await pool.use(() => sleep(60));
+      }),
+    );
+    sub.unsubscribe();
+    expect(pool.stats().sizing.holdMs).toBeGreaterThan(50);
+    expect(resizes.filter((e) => e.to > e.from)).toEqual([]);
+    expect(pool.stats().autoSize!.reason).toBe('congested');
+    await pool.close();
+  });
 });
