@@ -26,8 +26,9 @@ export function median(xs: number[]): number {
 }
 
 /**
- * Runs every case once per round, interleaved (A B C, A B C, ...), so drift on a noisy machine hits
- * all cases alike. One warm-up round is discarded.
+ * Runs every case once per round, interleaved, so drift on a noisy machine hits all cases alike. The
+ * order rotates each round (A B C, B C A, C A B, ...): a fixed order made the first case of every round
+ * pay for the previous round's garbage and JIT churn. One warm-up round is discarded.
  */
 export async function runInterleaved(
   cases: Case[],
@@ -39,7 +40,8 @@ export async function runInterleaved(
   for (const c of cases) await c.run(warmupMs);
   const results = cases.map((c) => ({ name: c.name, rounds: [] as number[], median: 0 }));
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < cases.length; i++) {
+    for (let k = 0; k < cases.length; k++) {
+      const i = (r + k) % cases.length;
       const t0 = performance.now();
       const ops = await cases[i].run(durationMs);
       const secs = (performance.now() - t0) / 1000;
