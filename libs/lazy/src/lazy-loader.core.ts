@@ -573,6 +573,10 @@ export class LazyLoaderCore {
       res.coalesced++;
       return running.promise;
     }
+    // A reload taking over from an ordinary load still running (a reload queued behind a load that an
+    // invalidation dropped finds the next one running): that load may read older data and end after
+    // the reload, overwriting it in the cache, so it is detached like an invalidated one.
+    if (running !== undefined) this.dropFlight(sk);
     const flight: Flight = {
       promise: undefined as unknown as Promise<unknown>,
       discarded: false,
@@ -969,11 +973,17 @@ export class LazyLoaderCore {
     return removed;
   }
 
+  /**
+   * Detaches the load in flight of `sk`: its callers still get its result, the cache does not. Its
+   * fleet claim (lease and reserved version) goes with it at once: kept, the next load of the key
+   * would wait out the lease in every instance, load locally and take the dead load's version.
+   */
   private dropFlight(sk: string): void {
     const f = this.inflight.get(sk);
     if (f !== undefined) {
       f.discarded = true;
       this.inflight.delete(sk);
+      this.shared?.loadFailed(sk);
     }
   }
 

@@ -32,6 +32,11 @@ type Lead = Extract<TierClaim, { kind: 'lead' }>;
 export class TierCacheStore implements LazySharedStore {
   private readonly l1: MemoryCacheStore<LazyEntry>;
   private readonly claims = new Map<string, Lead>();
+  /**
+   * Shared keys whose load is running (from `fetchRemote` to `set` or `loadFailed`), so a namespace
+   * invalidation or stale-all reaches loads that have nothing in L1 yet.
+   */
+  private readonly loading = new Map<string, object>();
   /** Per store key: versions at or below this are known stale (from messages). Bounded. */
   private readonly floors = new Map<string, number>();
   private readonly latestByResource = new Map<string, number>();
@@ -79,6 +84,7 @@ export class TierCacheStore implements LazySharedStore {
     if (this.o.isShared(entryKey)) encoded = this.tier.options.codec.encode(entry.value);
     this.l1.set(key, entry);
     this.seen(resourceOf(entryKey), entry.version);
+    this.loading.delete(key);
     const claim = this.claims.get(key);
     if (claim !== undefined && claim.version === entry.version) {
       this.claims.delete(key);
@@ -117,6 +123,11 @@ export class TierCacheStore implements LazySharedStore {
     const { tenant, key: entryKey } = split(key);
     if (!this.o.isShared(entryKey)) return undefined;
     const ref: TierRef = { resource: resourceOf(entryKey), key: entryKey, tenant };
+    // This is the key's one live load (the loader detaches any other): a claim still here belongs
+    // to a load that ended without storing, and must neither hold the lease nor lend its version.
+    this.loadFailed(key);
+    const live = {};
+    this.loading.set(key, live);
     const floor = Math.max(this.floors.get(key) ?? 0, this.l1.peek(key)?.version ?? 0);
     const c = await this.tier.claim(ref, floor, reload);
     if (c.kind === 'hit') {
@@ -128,14 +139,17 @@ export class TierCacheStore implements LazySharedStore {
       };
     }
     if (c.kind === 'lead') {
-      this.claims.get(key)?.abandon();
-      this.claims.set(key, c);
+      // Dropped while it claimed (an invalidation, or the loader moved on to a newer load): the
+      // claim came too late to be released with it, so it is released here instead of kept.
+      if (this.loading.get(key) === live) this.claims.set(key, c);
+      else c.abandon();
     }
     return undefined;
   }
 
   /** The load of `key` failed: release its claim so another instance may load at once. */
   loadFailed(key: string): void {
+    this.loading.delete(key);
     const c = this.claims.get(key);
     if (c !== undefined) {
       this.claims.delete(key);
@@ -189,6 +203,7 @@ export class TierCacheStore implements LazySharedStore {
     this.unsubscribe();
     for (const c of this.claims.values()) c.abandon();
     this.claims.clear();
+    this.loading.clear();
   }
 
   private onTierEvent(e: TierEvent): void {
@@ -206,11 +221,15 @@ export class TierCacheStore implements LazySharedStore {
         else if (cur === undefined && e.type === 'invalidate') this.dropRemote(sk); // in-flight loads
         return;
       }
+      // Loads still running are dropped too, like the in-flight branch above: they read L2 or
+      // reserved their version under the old namespace, and no later message would correct them.
       case 'tenant':
-        for (const sk of [...this.l1.keys()]) if (split(sk).tenant === e.tenant) this.dropRemote(sk);
+        for (const sk of [...this.l1.keys(), ...this.loading.keys()])
+          if (split(sk).tenant === e.tenant) this.dropRemote(sk);
         return;
       case 'stale-all':
-        for (const sk of [...this.l1.keys()]) if (this.o.isShared(split(sk).key)) this.dropRemote(sk);
+        for (const sk of [...this.l1.keys(), ...this.loading.keys()])
+          if (this.o.isShared(split(sk).key)) this.dropRemote(sk);
         return;
       case 'state':
         if (e.state === 'connected') this.degradedSince = undefined;
