@@ -408,16 +408,10 @@ export function lostAcknowledgedWrites(r: RlsWorkloadResult): number {
 }
 
 /**
- * The proof's assertions: zero foreign rows, zero binding mismatches, only injected faults fail.
- * `lostAckedWritesAllowed` (default 0) bounds acknowledged writes that are not stored; only the
- * PgBouncer run sets it, for the open finding described in docs/design.md.
+ * The proof's assertions: zero foreign rows, zero binding mismatches, zero acknowledged writes that
+ * are not stored, and only injected faults fail.
  */
-export function expectIsolated(
-  r: RlsWorkloadResult,
-  requested: number,
-  pool: Pool<Client>,
-  lostAckedWritesAllowed = 0,
-): void {
+export function expectIsolated(r: RlsWorkloadResult, requested: number, pool: Pool<Client>): void {
   expect(r.requests).toBe(requested);
   expect(new Set(r.writeAttemptsByTenant.keys()).size).toBeGreaterThanOrEqual(20);
   expect(r.foreignRowsSeen).toBe(0);
@@ -431,7 +425,7 @@ export function expectIsolated(
   expect(r.readsOk).toBeGreaterThan(requested * 0.3);
   expect(r.rowsSeen).toBeGreaterThan(0);
   // Every acknowledged write is stored under its tenant (a write killed after COMMIT may exist unacknowledged).
-  expect(lostAcknowledgedWrites(r)).toBeLessThanOrEqual(lostAckedWritesAllowed);
+  expect(lostAcknowledgedWrites(r)).toBe(0);
   for (const [org] of r.writesOkByTenant) {
     expect(r.storedByTenant.get(org) ?? 0).toBeLessThanOrEqual(r.writeAttemptsByTenant.get(org) ?? 0);
   }

@@ -108,7 +108,7 @@ describe('pgTenantBinding transaction mode: COMMIT must really commit', () => {
     );
   });
 
-  it('a COMMIT with no transaction in progress (lost server connection behind PgBouncer) rejects', async () => {
+  it('a COMMIT with no transaction in progress (ended inside the callback, or by a pooler) rejects', async () => {
     const c = new TxClient('no-transaction');
     await expect(pgTenantBinding({ mode: 'transaction' }).unbind(c, 'acme')).rejects.toThrow(
       /found no transaction in progress/,

@@ -103,9 +103,11 @@ const NO_ACTIVE_TRANSACTION = '25P01';
 /**
  * COMMIT that fails unless it really committed the lease's transaction. PostgreSQL answers COMMIT
  * of an aborted transaction with the tag ROLLBACK and no error, and COMMIT with no transaction open
- * with a warning and no error; the latter is what a client sees behind transaction-mode PgBouncer
- * when its server connection died mid-transaction and the COMMIT went to a fresh one. Either way
- * the lease's work is gone, so the caller must not be told it succeeded.
+ * with a warning and no error (a COMMIT/ROLLBACK inside the callback, or a pooler that sent the
+ * COMMIT to another server connection; PgBouncer 1.18 does not, it closes the client when its
+ * server connection dies). Either way the lease's work is gone, so the caller must not be told it
+ * succeeded. A connection that died before the COMMIT is caught by the pool, which skips the unbind
+ * of a broken resource and fails `use()`.
  */
 async function commitChecked(client: PgQueryable & PgNoticeSource, setting: string): Promise<void> {
   let noTransaction = false;

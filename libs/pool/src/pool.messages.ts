@@ -89,10 +89,12 @@ export const PoolMessages = {
     `Pool "${pool}": a resource reported an error and was removed: ${errorText(err)}`,
   brokenLeased: (pool: string, err: unknown): string =>
     `Pool "${pool}": a leased resource reported an error; it will be destroyed when its lease ends: ${errorText(err)}`,
+  brokenBeforeUnbind: (pool: string, organisationId: string): string =>
+    `Pool "${pool}": the resource leased for tenant ${quoteTenant(organisationId)} broke during the lease, so tenantBinding.unbind could not run; in transaction mode that unbind is the COMMIT, so the lease's work was rolled back with the connection`,
   commitRolledBack: (setting: string): string =>
     `pgTenantBinding (transaction mode, ${setting}): COMMIT on release answered ROLLBACK: the lease's transaction had failed, so its work was rolled back (a statement error was caught inside the callback?)`,
   commitWithoutTransaction: (setting: string): string =>
-    `pgTenantBinding (transaction mode, ${setting}): COMMIT on release found no transaction in progress: the lease's transaction ended early, either by a COMMIT/ROLLBACK inside the callback (use SAVEPOINTs instead) or because the server connection was lost (behind PgBouncer the COMMIT then reaches a fresh one), so its work may not be committed`,
+    `pgTenantBinding (transaction mode, ${setting}): COMMIT on release found no transaction in progress: the lease's transaction ended early, either by a COMMIT/ROLLBACK inside the callback (use SAVEPOINTs instead) or because a pooler sent the COMMIT to another server connection, so its work may not be committed`,
   unbindAfterUse: (pool: string, organisationId: string, err: unknown): string =>
     `Pool "${pool}": use() for tenant ${quoteTenant(organisationId)} finished, but tenantBinding.unbind on release failed, so its work may not be committed (in transaction mode the unbind is the COMMIT); the resource was destroyed: ${errorText(err)}`,
   unbindFailed: (pool: string, organisationId: string, err: unknown): string =>

@@ -35,6 +35,8 @@ export class Slot<T> {
   stack: Error | undefined = undefined;
   leakReported = false;
   broken = false;
+  /** What the resource reported when it broke while leased (kept for the error `use()` may throw). */
+  brokenBy: unknown = undefined;
   /** Never lent yet: skip validate-on-borrow. */
   fresh = true;
   unwatch: (() => void) | undefined = undefined;

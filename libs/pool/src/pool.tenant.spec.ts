@@ -1,5 +1,6 @@
 import { FakeBinding, type FakeResource, fakePools, sleep } from './fake-factory.helper-spec';
 import { TenantRequiredError } from '@reservoir/tenant/tenant.errors';
+import { PoolUnbindError } from './pool.errors';
 
 const mk = fakePools({ name: 'tenants' });
 
@@ -123,6 +124,48 @@ describe('Pool: tenant binding', () => {
     await sleep(1);
     expect(r.destroyed).toBe(true);
     expect(pool.stats().size).toBe(0);
+  });
+
+  it('a resource that breaks during a use() owing an unbind (unbindOnRelease) fails the call: its work was never committed', async () => {
+    const binding = new FakeBinding(true);
+    const { pool } = mk({ tenantBinding: binding });
+    let seen: FakeResource | undefined;
+    const err = await pool
+      .use(
+        (r) => {
+          seen = r;
+          // The connection dies after the callback's work succeeded (a pg.Client emits 'error').
+          r.emit('error', new Error('terminating connection due to administrator command'));
+          return 'done';
+        },
+        { organisationId: 'A' },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(PoolUnbindError);
+    expect((err as PoolUnbindError).organisationId).toBe('A');
+    expect((err as Error).message).toMatch(/broke during the lease, so tenantBinding\.unbind could not run/);
+    expect(String(((err as Error).cause as Error).cause)).toMatch(/administrator command/);
+    expect(binding.calls).toEqual([`bind:${seen!.id}:A`]);
+    await sleep(1);
+    expect(seen!.destroyed).toBe(true);
+    // Without an unbind owed (session-style binding) the call stands: the broken resource just goes.
+    const session = mk({ tenantBinding: new FakeBinding() }).pool;
+    let r2: FakeResource | undefined;
+    await expect(
+      session.use(
+        (r) => {
+          r2 = r;
+          r.emit('error', new Error('gone'));
+          return 'done';
+        },
+        { organisationId: 'A' },
+      ),
+    ).resolves.toBe('done');
+    await sleep(1);
+    expect(r2!.destroyed).toBe(true);
   });
 
   it('a failed bind destroys the resource and the caller gets another', async () => {

@@ -29,6 +29,7 @@ import { ResourceCreator } from './pool.creator';
 import { MIN_SAMPLES, SAMPLE_EVERY, TENANT_SAMPLE_WINDOW } from './pool.defaults';
 import {
   PoolClosedError,
+  PoolError,
   PoolExhaustedError,
   PoolReleaseError,
   PoolTimeoutError,
@@ -362,6 +363,15 @@ export class Pool<T> {
     this.endLease(slot);
     if (slot.broken) {
       void this.retire(slot, 'broken');
+      // A resource that broke during the lease (its backend died) cannot run the unbind, and in
+      // transaction mode the unbind is the COMMIT: the lease's work was rolled back with the
+      // connection, so use() must fail, never acknowledge it.
+      if (slot.boundTenant !== undefined && this.binding?.unbindOnRelease === true) {
+        const error = new PoolError(this.name, PoolMessages.brokenBeforeUnbind(this.name, slot.boundTenant), {
+          cause: slot.brokenBy,
+        });
+        return Promise.resolve({ error });
+      }
       return undefined;
     }
     if (slot.boundTenant !== undefined && this.binding?.unbindOnRelease === true) {
@@ -870,6 +880,7 @@ export class Pool<T> {
       } else if (!slot.broken) {
         // Leased or being prepared: it goes when it comes back, and is only said to be removed then.
         slot.broken = true;
+        slot.brokenBy = err;
         this.logger.warn(PoolMessages.brokenLeased(this.name, err));
       }
     };
