@@ -91,6 +91,8 @@ export const PoolMessages = {
     `Pool "${pool}": a leased resource reported an error; it will be destroyed when its lease ends: ${errorText(err)}`,
   brokenBeforeUnbind: (pool: string, organisationId: string): string =>
     `Pool "${pool}": the resource leased for tenant ${quoteTenant(organisationId)} broke during the lease, so tenantBinding.unbind could not run; in transaction mode that unbind is the COMMIT, so the lease's work was rolled back with the connection`,
+  forcedBeforeUnbind: (pool: string, organisationId: string, shutdownTimeoutMs: number): string =>
+    `Pool "${pool}": close() destroyed the resource leased for tenant ${quoteTenant(organisationId)} after waiting shutdownTimeoutMs (${shutdownTimeoutMs} ms), before tenantBinding.unbind ran; in transaction mode that unbind is the COMMIT, so the lease's work was rolled back`,
   commitRolledBack: (setting: string): string =>
     `pgTenantBinding (transaction mode, ${setting}): COMMIT on release answered ROLLBACK: the lease's transaction had failed, so its work was rolled back (a statement error was caught inside the callback?)`,
   commitWithoutTransaction: (setting: string): string =>

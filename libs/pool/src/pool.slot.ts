@@ -37,6 +37,11 @@ export class Slot<T> {
   broken = false;
   /** What the resource reported when it broke while leased (kept for the error `use()` may throw). */
   brokenBy: unknown = undefined;
+  /**
+   * close() destroyed this resource while it was leased and owed an unbind (`unbindOnRelease`): in
+   * transaction mode that unbind is the COMMIT, so the lease's work was rolled back. `use()` reads it.
+   */
+  forcedBeforeUnbind = false;
   /** Never lent yet: skip validate-on-borrow. */
   fresh = true;
   unwatch: (() => void) | undefined = undefined;

@@ -126,6 +126,38 @@ describe('Pool: tenant binding', () => {
     expect(pool.stats().size).toBe(0);
   });
 
+  it('a use() whose loan close() destroyed before its unbind (unbindOnRelease) fails the call: its work was rolled back', async () => {
+    // A use() whose callback is still running when close() gives up waiting (20 ms) for its loan.
+    const heldThroughClose = async (binding: FakeBinding): Promise<unknown> => {
+      const { pool } = mk({ tenantBinding: binding, shutdownTimeoutMs: 20 });
+      let finish!: () => void;
+      const running = pool.use(
+        async () => {
+          await new Promise<void>((r) => (finish = r));
+          return 'done';
+        },
+        { organisationId: 'A' },
+      );
+      await sleep(5);
+      await pool.close(); // destroys the loan without its unbind
+      finish();
+      return running.then(
+        (v) => v,
+        (e: unknown) => e,
+      );
+    };
+    const binding = new FakeBinding(true);
+    const err = await heldThroughClose(binding);
+    expect(err).toBeInstanceOf(PoolUnbindError);
+    expect((err as PoolUnbindError).organisationId).toBe('A');
+    expect(String((err as Error).cause)).toMatch(
+      /close\(\) destroyed the resource .* before tenantBinding\.unbind ran/,
+    );
+    expect(binding.calls.filter((c) => c.startsWith('unbind'))).toEqual([]);
+    // Without an unbind owed (session-style binding) the call stands.
+    expect(await heldThroughClose(new FakeBinding())).toBe('done');
+  });
+
   it('a resource that breaks during a use() owing an unbind (unbindOnRelease) fails the call: its work was never committed', async () => {
     const binding = new FakeBinding(true);
     const { pool } = mk({ tenantBinding: binding });

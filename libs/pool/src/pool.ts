@@ -425,6 +425,15 @@ export class Pool<T> {
       }
       throw err;
     }
+    if (slot.forcedBeforeUnbind && slot.leaseGen === gen) {
+      // close() gave up waiting for this loan and destroyed it without its unbind (the COMMIT).
+      const org = slot.boundTenant ?? '';
+      const cause = new PoolError(
+        this.name,
+        PoolMessages.forcedBeforeUnbind(this.name, org, this.o.shutdownTimeoutMs),
+      );
+      throw PoolUnbindError.create(this.name, org, cause);
+    }
     if (slot.state === LEASED && slot.leaseGen === gen) {
       const org = slot.boundTenant;
       // With unbindOnRelease the lease's work is complete only once the unbind succeeded (transaction
@@ -1131,8 +1140,13 @@ export class Pool<T> {
       this.drained = undefined;
       if (this.size > 0) {
         this.logger.warn(PoolMessages.shutdownForced(this.name, this.size, this.o.shutdownTimeoutMs));
-        // 4. destroy everything.
-        for (const s of [...this.slots.values()]) void this.retire(s, 'close');
+        // 4. destroy everything. A loan that still owed its unbind loses its work (transaction mode:
+        // the COMMIT never runs); mark it so a use() still running fails instead of acknowledging it.
+        for (const s of [...this.slots.values()]) {
+          if (s.state === LEASED && s.boundTenant !== undefined && this.binding?.unbindOnRelease === true)
+            s.forcedBeforeUnbind = true;
+          void this.retire(s, 'close');
+        }
       }
     }
     // Creates were aborted; a factory that ignores the signal is still bounded by createTimeoutMs.
