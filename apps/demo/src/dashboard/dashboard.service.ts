@@ -280,6 +280,14 @@ function round(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
+/**
+ * Two significant digits below 10, else one decimal: a hold time on SQLite is often a few hundredths
+ * of a millisecond, and `round` showed it as a baseline of 0 ms.
+ */
+function roundSmall(x: number): number {
+  return x > 0 && x < 10 ? Number(x.toPrecision(2)) : round(x);
+}
+
 function view(pool: Pool<unknown>): PoolView {
   const s = pool.stats();
   const h = pool.health();
@@ -305,7 +313,7 @@ function view(pool: Pool<unknown>): PoolView {
   };
 }
 
-function sizingView(s: PoolStats): SizingView {
+export function sizingView(s: PoolStats): SizingView {
   const a = s.autoSize;
   const r = s.sizing;
   return {
@@ -316,8 +324,8 @@ function sizingView(s: PoolStats): SizingView {
     recommendation: {
       recommended: r.recommended,
       arrivalRatePerSec: round(r.arrivalRatePerSec),
-      baselineHoldMs: r.baselineHoldMs === null ? null : round(r.baselineHoldMs),
-      concurrency: r.concurrency === null ? null : round(r.concurrency),
+      baselineHoldMs: r.baselineHoldMs === null ? null : roundSmall(r.baselineHoldMs),
+      concurrency: r.concurrency === null ? null : roundSmall(r.concurrency),
     },
   };
 }
