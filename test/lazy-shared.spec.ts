@@ -125,8 +125,16 @@ describe('LazyLoaderCore with a shared RedisTier', () => {
 
   it('a shared value that cannot be encoded fails at its first load with LazyCodecError; shared: false stays local', async () => {
     const { core, tier } = await instance();
-    core.register('fn', () => ({ f: () => 1 }), { tenantScoped: false, retry: { attempts: 1 } });
+    const other = await instance();
+    for (const c of [core, other.core])
+      c.register('fn', () => ({ f: () => 1 }), { tenantScoped: false, retry: { attempts: 1 } });
     await expect(core.get('fn')).rejects.toBeInstanceOf(LazyCodecError);
+    // The failed load gave its fleet lease up: another instance leads at once (before, it waited
+    // fleetWaitMs, 5 s, for a lease the failed load kept renewing, then loaded locally).
+    const t0 = Date.now();
+    await expect(other.core.get('fn')).rejects.toBeInstanceOf(LazyCodecError);
+    expect(Date.now() - t0).toBeLessThan(2_500);
+    expect(other.tier.stats().localLoads).toBe(0);
     core.register('local', () => ({ f: () => 1 }), { tenantScoped: false, shared: false });
     const misses = tier.stats().l2Misses;
     const v = await core.get<{ f: () => number }>('local');

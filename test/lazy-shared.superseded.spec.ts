@@ -145,7 +145,7 @@ describe('LazyLoaderCore with a shared RedisTier: a superseded load', () => {
 
     /** One instance: a tenant-scoped decorated method `Svc.settings` on a tier with a short wait budget. */
     async function instance(prefix: string) {
-      const tier = new RedisTier({ url: server.url, prefix, commandTimeoutMs: 500, fleetWaitMs: 300 });
+      const tier = new RedisTier({ url: server.url, prefix, commandTimeoutMs: 500, fleetWaitMs: 2_000 });
       tiers.push(tier);
       expect(await tier.ready(3_000)).toBe(true);
       const core = new LazyLoaderCore({ shared: tier }, { tenantResolver: () => ORG });
@@ -153,10 +153,11 @@ describe('LazyLoaderCore with a shared RedisTier: a superseded load', () => {
       const settings: LazyMethodCall = registerLazyMethod(
         core,
         'Svc.settings',
-        { staleAfterMs: 60_000 },
+        { staleAfterMs: 60_000, retry: { attempts: 1 } },
         async () => {
           const value = source;
           if (hold) await new Promise<void>((r) => gates.push(r));
+          if (value === 'boom') throw new Error('the source failed');
           return { value };
         },
         undefined,
@@ -194,11 +195,41 @@ describe('LazyLoaderCore with a shared RedisTier: a superseded load', () => {
       // locally, and B stored the dropped load's reserved version, A another one.
       const t0 = Date.now();
       await b.get();
-      expect(Date.now() - t0).toBeLessThan(250);
+      expect(Date.now() - t0).toBeLessThan(1_000); // well inside fleetWaitMs (2 s)
       expect(await a.get()).toEqual({ value: 'old' });
       expect(a.version()).toBe(b.version());
       expect(a.tier.stats().localLoads + b.tier.stats().localLoads).toBe(0);
       expect(a.tier.stats().l2Hits).toBeGreaterThanOrEqual(1);
+    });
+
+    it("a dropped load that then fails leaves the live load's claim alone", async () => {
+      const prefix = `race${randomUUID().slice(0, 8)}`;
+      const a = await instance(prefix);
+      const b = await instance(prefix);
+
+      hold = true;
+      source = 'boom';
+      const dropped = b.get().catch((e: unknown) => e); // L1: leads, then will fail
+      await until('the first load to start', () => gates.length === 1);
+      expect(b.core.invalidate(KEY, { organisationId: ORG })).toBe(0); // drops L1 (and its claim)
+      source = 'old';
+      const live = b.get(); // L2: the key's live load leads the fleet, held
+      await until('the live load to start', () => gates.length === 2);
+      hold = false;
+      releaseNext(); // L1 fails now
+      expect(await dropped).toBeInstanceOf(Error);
+
+      // Before the fix L1's failure released L2's lease, so A led the same key in parallel (a second
+      // loader call) instead of waiting for L2 and reading its result from L2.
+      const fromA = a.get();
+      await new Promise((r) => setTimeout(r, 100)); // A claims while L2 is still held
+      expect(gates.length).toBe(1); // A's loader did not run
+      releaseNext(); // L2 ends
+      expect(await live).toEqual({ value: 'old' });
+      expect(await fromA).toEqual({ value: 'old' });
+      expect(a.version()).toBe(b.version());
+      expect(a.tier.stats().fleetLoadsJoined).toBe(1);
+      expect(a.tier.stats().localLoads + b.tier.stats().localLoads).toBe(0);
     });
 
     it("a load running when another instance invalidates the tenant's namespace is not kept in L1", async () => {

@@ -749,8 +749,9 @@ export class LazyLoaderCore {
     err: unknown,
   ): unknown {
     const now = this.clock();
-    // Let another instance load at once instead of waiting out this one's fleet lease.
-    this.shared?.loadFailed(sk);
+    // Let another instance load at once instead of waiting out this one's fleet lease. A discarded
+    // load gave its claim up when it was dropped (dropFlight): the claim there now is the live load's.
+    if (!flight.discarded) this.shared?.loadFailed(sk);
     res.failures++;
     res.consecutiveFailures++;
     res.lastError = err;

@@ -81,7 +81,15 @@ export class TierCacheStore implements LazySharedStore {
   set(key: string, entry: LazyEntry): void {
     const { key: entryKey } = split(key);
     let encoded: string | undefined;
-    if (this.o.isShared(entryKey)) encoded = this.tier.options.codec.encode(entry.value);
+    if (this.o.isShared(entryKey)) {
+      try {
+        encoded = this.tier.options.codec.encode(entry.value);
+      } catch (err) {
+        // Not shareable (LazyCodecError): nothing is stored, so the load gives up its claim here.
+        this.loadFailed(key);
+        throw err;
+      }
+    }
     this.l1.set(key, entry);
     this.seen(resourceOf(entryKey), entry.version);
     this.loading.delete(key);
@@ -129,7 +137,15 @@ export class TierCacheStore implements LazySharedStore {
     const live = {};
     this.loading.set(key, live);
     const floor = Math.max(this.floors.get(key) ?? 0, this.l1.peek(key)?.version ?? 0);
-    const c = await this.tier.claim(ref, floor, reload);
+    let c: TierClaim;
+    try {
+      c = await this.tier.claim(ref, floor, reload);
+    } catch (err) {
+      // Not Redis being unreachable (claim answers 'local' for that) but a bug or a codec error:
+      // the load goes no further, so it must not stay listed as running.
+      if (this.loading.get(key) === live) this.loading.delete(key);
+      throw err;
+    }
     if (c.kind === 'hit') {
       return {
         value: c.entry.value,
