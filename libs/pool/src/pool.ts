@@ -7,7 +7,8 @@
  *   tenant waits the deadline list alone is the queue (`fifo` mode), and served waiters are reused;
  * - the fast path (a resource is free) allocates one resolved promise, reads no clock and sets no timer;
  *   a wait reads the precise clock at most once per run of microtasks (`nearNow`);
- * - `acquiredAt` comes from a coarse cached clock; wait/hold percentiles are sampled 1 in SAMPLE_EVERY (all until MIN_SAMPLES);
+ * - `acquiredAt` comes from a coarse cached clock; wait/hold percentiles are sampled 1 in SAMPLE_EVERY (all until MIN_SAMPLES,
+ *   and the first `autoSize.minHoldSamples` leases of every sizing window);
  * - one unref'd maintenance interval does idle eviction, lifetime, leak detection, trend and health.
  */
 import { Subject, type Observable } from 'rxjs';

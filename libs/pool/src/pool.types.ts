@@ -181,7 +181,8 @@ export type PoolDestroyReason =
  * A metrics seam off the hot path (HikariCP's `IMetricsTracker`): the pool calls it directly, with
  * no event objects and no subscription. Every lease is reported, but wait and hold times are
  * measured only for sampled leases (every lease until 64 samples sit in the window, then a random
- * 1 in about 8), so the clock is read only for those; unsampled leases report -1. Methods must not
+ * 1 in about 8, plus the first `autoSize.minHoldSamples` (8) leases of every sizing window), so the
+ * clock is read only for those; unsampled leases report -1. Methods must not
  * throw and should return quickly.
  *
  * @publicApi

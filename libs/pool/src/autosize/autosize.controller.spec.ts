@@ -38,6 +38,19 @@ describe('AutoSizeController', () => {
     expect(c.adjustments).toBe(2);
   });
 
+  it('never grows on a window where callers wait but no lease completed (a stall looks like this)', () => {
+    const c = controller({ initialLimit: 9, growAfterWindows: 1 });
+    c.step(win()); // a healthy verdict and a baseline of 20 ms
+    const stalled = win({ waiters: 30, inUsePeak: 9, arrivals: 10_000, holdSamples: 0, holdP50Ms: 0 });
+    for (let i = 0; i < 5; i++) expect(c.step(stalled)).toMatchObject({ limit: 9, reason: 'hysteresis' });
+    // The same demand with completed, healthy leases grows.
+    expect(c.step(win({ waiters: 30, inUsePeak: 9, arrivals: 10_000 }))).toMatchObject({
+      from: 9,
+      limit: 12,
+      reason: 'demand',
+    });
+  });
+
   it('caps growth at the Little-law size on the baseline hold time (L + k√L)', () => {
     // 400/s × 20 ms = 8 leases needed on average; ceil(8 + 2·√8) = 14.
     const c = controller({ initialLimit: 4, growAfterWindows: 1, littleSafety: 2 });

@@ -225,6 +225,14 @@ export class AutoSizeController {
 
     if (demand) {
       this.quietWindows = 0;
+      if (s.holdSamples === 0 || s.holdP50Ms <= 0) {
+        // Callers wait, yet no lease completed in the window: the hold time is unknown, and a
+        // database that just slowed down or stalled looks exactly like this. The previous window's
+        // verdict is no evidence that this queue is healthy demand, so wait for one that has it.
+        this.targetNow = this.limitNow;
+        this.reasonNow = 'hysteresis';
+        return { from, limit: this.limitNow, target: this.targetNow, reason: 'hysteresis' };
+      }
       this.demandStreak++;
       const wanted = Math.max(this.limitNow + 1, s.inUsePeak + s.waiters);
       const cap = Math.min(o.max, little ?? o.max);

@@ -32,7 +32,7 @@ export class AutoSizeOptions {
   baselineAlpha?: number = 0.2;
   /** Fraction by which the baseline may rise per window (slowly, so a slowdown is not mistaken for the new normal within minutes). @default 0.005 */
   baselineDrift?: number = 0.005;
-  /** Hold-time samples a window needs before it counts for the baseline and congestion. @default 8 */
+  /** Hold-time samples a window needs before it counts for the baseline; the pool also samples at least this many leases per window (a larger value samples more leases, up to every one). @default 8 */
   minHoldSamples?: number = 8;
   /** Multiplicative back-off applied to the limit on acquire timeouts and create failures (PostgreSQL 53300 included). @default 0.8 */
   backoffFactor?: number = 0.8;

@@ -133,7 +133,8 @@ describe('Pool with autoSize', () => {
   it('samples enough leases in every window to see a slowdown, once the stats window is full', async () => {
     // Regression: after 64 samples the pool samples 1 lease in 8, so a slow window (a few long
     // leases) had no hold sample at all, kept its "healthy" verdict and grew on the queue it caused.
-    const { pool } = newPool({ windowMs: 100, minHoldSamples: 4, growAfterWindows: 1 }, 8);
+    // Starts at 3 of max 8, so growth is possible and the "never grows" assertion can fail.
+    const { pool } = newPool({ windowMs: 100, minHoldSamples: 4, growAfterWindows: 1, initialLimit: 3 }, 8);
     const fast = Date.now() + 400;
     await Promise.all(
       Array.from({ length: 2 }, async () => {
@@ -147,6 +148,10 @@ describe('Pool with autoSize', () => {
       if (e.type === 'resize') resizes.push(e);
     });
     const limit = pool.stats().autoSize!.limit;
+    expect(limit).toBe(3);
+    // A quiet gap longer than a window, so no window mixes the fast phase's healthy holds with the
+    // slow phase's queue (such a window is judged on the healthy holds it mostly holds).
+    await sleep(150);
     // Now every lease takes 60 ms and callers queue behind them: about 1.7 completions per window
     // and per resource. Each window must see them, judge it congested, and never grow.
     const slow = Date.now() + 700;
