@@ -149,10 +149,12 @@ export class PoolReleaseError extends PoolError {
 }
 
 /**
- * `use()` ran its callback, but the binding's `unbind` on release failed. With
- * `unbindOnRelease` (e.g. `pgTenantBinding({ mode: 'transaction' })`, where the unbind is the
- * COMMIT) the lease's work may not have been committed, so the call fails instead of returning.
- * The resource was destroyed. `cause` is the unbind's error.
+ * `use()` ran its callback, but with `unbindOnRelease` (e.g. `pgTenantBinding({ mode: 'transaction' })`,
+ * where the unbind is the COMMIT) the binding's `unbind` on release failed or could not run, so
+ * the lease's work may not have been committed and the call fails instead of returning. The
+ * resource was destroyed. `cause` is the unbind's error; when the unbind could not run (the
+ * resource broke during the lease, or `close()` destroyed the loan after `shutdownTimeoutMs`) it is
+ * a `PoolError` saying so, whose own `cause` is the resource's error, if any.
  *
  * @publicApi
  */

@@ -98,7 +98,7 @@ export const PoolMessages = {
   commitWithoutTransaction: (setting: string): string =>
     `pgTenantBinding (transaction mode, ${setting}): COMMIT on release found no transaction in progress: the lease's transaction ended early, either by a COMMIT/ROLLBACK inside the callback (use SAVEPOINTs instead) or because a pooler sent the COMMIT to another server connection, so its work may not be committed`,
   unbindAfterUse: (pool: string, organisationId: string, err: unknown): string =>
-    `Pool "${pool}": use() for tenant ${quoteTenant(organisationId)} finished, but tenantBinding.unbind on release failed, so its work may not be committed (in transaction mode the unbind is the COMMIT); the resource was destroyed: ${errorText(err)}`,
+    `Pool "${pool}": use() for tenant ${quoteTenant(organisationId)} finished, but tenantBinding.unbind on release failed or could not run, so its work may not be committed (in transaction mode the unbind is the COMMIT); the resource was destroyed: ${errorText(err)}`,
   unbindFailed: (pool: string, organisationId: string, err: unknown): string =>
     `Pool "${pool}": tenantBinding.unbind failed for tenant ${quoteTenant(organisationId)}; the resource was destroyed, never reused: ${errorText(err)}`,
   bindFailed: (pool: string, organisationId: string, err: unknown): string =>

@@ -42,6 +42,12 @@ export class Slot<T> {
    * transaction mode that unbind is the COMMIT, so the lease's work was rolled back. `use()` reads it.
    */
   forcedBeforeUnbind = false;
+  /**
+   * The unbind outcome of the lease `gen`, when that lease ended through `release()` rather than the
+   * end of `use()`: a `use()` whose callback released its own resource reads it, so a failed unbind
+   * (the COMMIT, in transaction mode) still fails the call. Set only with an unbind to report.
+   */
+  released: { gen: number; outcome: Promise<{ error: unknown } | undefined> } | undefined = undefined;
   /** Never lent yet: skip validate-on-borrow. */
   fresh = true;
   unwatch: (() => void) | undefined = undefined;

@@ -126,6 +126,55 @@ describe('Pool: tenant binding', () => {
     expect(pool.stats().size).toBe(0);
   });
 
+  it('a use() whose callback releases its own resource still fails when that release’s unbind failed', async () => {
+    const binding = new FakeBinding(true);
+    const { pool } = mk({ tenantBinding: binding });
+    binding.failUnbind = true;
+    const err = await pool
+      .use(
+        (r) => {
+          pool.release(r); // ends the lease itself: the unbind (COMMIT) runs here and fails
+          return 'done';
+        },
+        { organisationId: 'A' },
+      )
+      .then(
+        (v) => v,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(PoolUnbindError);
+    expect((err as PoolUnbindError).organisationId).toBe('A');
+    expect(String((err as Error).cause)).toMatch(/unbind failed/);
+    // With a working unbind the same self-release stands.
+    binding.failUnbind = false;
+    await expect(
+      pool.use(
+        (r) => {
+          pool.release(r);
+          return 'fine';
+        },
+        { organisationId: 'A' },
+      ),
+    ).resolves.toBe('fine');
+  });
+
+  it('never lends a resource that reported an error while it was being bound', async () => {
+    const binding = new FakeBinding();
+    binding.delayMs = 20;
+    const { pool, factory } = mk({ tenantBinding: binding });
+    const first = pool.acquire({ organisationId: 'A' });
+    await sleep(5);
+    // The bind is in flight; the connection dies (pg emits 'error') before it answers.
+    const [r0] = [...factory.live];
+    expect(binding.calls).toEqual([`bind:${r0.id}:A`]);
+    r0.emit('error', new Error('terminating connection'));
+    const got = await first;
+    expect(got).not.toBe(r0); // a fresh resource, bound again
+    expect(r0.destroyed).toBe(true);
+    pool.release(got);
+    await pool.close();
+  });
+
   it('a use() whose loan close() destroyed before its unbind (unbindOnRelease) fails the call: its work was rolled back', async () => {
     // A use() whose callback is still running when close() gives up waiting (20 ms) for its loan.
     const heldThroughClose = async (binding: FakeBinding): Promise<unknown> => {

@@ -352,7 +352,8 @@ export class Pool<T> {
       throw PoolReleaseError.unknown(this.name);
     }
     if (slot.state !== LEASED) throw PoolReleaseError.notLeased(this.name);
-    void this.giveBack(slot);
+    const outcome = this.giveBack(slot);
+    if (outcome !== undefined) slot.released = { gen: slot.leaseGen, outcome };
   }
 
   /**
@@ -409,6 +410,7 @@ export class Pool<T> {
     const slot = this.slots.get(resource)!;
     // If fn ends the lease itself, the resource may already be someone else's: end only our lease.
     const gen = slot.leaseGen;
+    const leaseOrg = slot.org ?? '';
     let result: R;
     try {
       result = await fn(resource);
@@ -428,12 +430,17 @@ export class Pool<T> {
     }
     if (slot.forcedBeforeUnbind && slot.leaseGen === gen) {
       // close() gave up waiting for this loan and destroyed it without its unbind (the COMMIT).
-      const org = slot.boundTenant ?? '';
       const cause = new PoolError(
         this.name,
-        PoolMessages.forcedBeforeUnbind(this.name, org, this.o.shutdownTimeoutMs),
+        PoolMessages.forcedBeforeUnbind(this.name, leaseOrg, this.o.shutdownTimeoutMs),
       );
-      throw PoolUnbindError.create(this.name, org, cause);
+      throw PoolUnbindError.create(this.name, leaseOrg, cause);
+    }
+    if (slot.released?.gen === gen) {
+      // fn released the resource itself: its unbind (transaction mode: the COMMIT) ran there, and
+      // a failure of it must fail this call just the same.
+      const failed = await slot.released.outcome;
+      if (failed !== undefined) throw PoolUnbindError.create(this.name, leaseOrg, failed.error);
     }
     if (slot.state === LEASED && slot.leaseGen === gen) {
       const org = slot.boundTenant;
@@ -802,7 +809,10 @@ export class Pool<T> {
   private prepare(slot: Slot<T>, w: Waiter<T>, validate: boolean): void {
     slot.reserve();
     w.state = PREPARING;
-    void this.prep.prepare(slot, w.org, validate && this.needsValidation(slot)).then((reason) => {
+    void this.prep.prepare(slot, w.org, validate && this.needsValidation(slot)).then((result) => {
+      // The resource reported an error while it was being prepared (its connection died after the
+      // bind's query answered): never lend it.
+      const reason = result === undefined && slot.broken ? 'broken' : result;
       if (reason !== undefined) {
         if (reason === 'validation') this.validationFailures++;
         this.hold(w.rec, -1);

@@ -54,6 +54,12 @@ export interface TenantBinding<T> {
    * next acquire by the same tenant skips both round trips (tenant-affine reuse), and any other
    * caller gets it only after `unbind` succeeded. Set true when the bound state must not outlive
    * the lease (e.g. an open transaction behind PgBouncer): then `unbind` runs on every release.
+   *
+   * With true, `unbind` is treated as the step that completes the lease's work (in transaction
+   * mode it is the COMMIT): `use()` resolves only after it succeeded, and rejects with
+   * `PoolUnbindError` when it failed or could not run (the resource broke during the lease, or
+   * `close()` destroyed the loan after `shutdownTimeoutMs`). A custom binding whose work does not
+   * depend on its unbind should leave this false.
    * @default false
    */
   unbindOnRelease?: boolean;
