@@ -1,7 +1,7 @@
 /**
  * Health a readiness probe can trust, against real PostgreSQL:
- * - a steady, saturated soak (more callers than connections, no acquire timeout) never makes the
- *   indicator's rule (`health().failing`) report down;
+ * - a steady, saturated soak (more callers than connections, no acquire timeout), several times
+ *   `failingAfterMs` long, never makes the indicator's rule (`health().failing`) report down;
  * - a silent partition (a fault proxy that drops every byte and never resets) bounds every request
  *   and turns `failing` on within 2 s; healing the network brings it back.
  * SOAK_MS sets the soak length (default 20 s in CI).
@@ -27,6 +27,8 @@ describe('pool health with real PostgreSQL', () => {
       max: 5,
       acquireTimeoutMs: 5000,
       maintenanceIntervalMs: 200,
+      // A soak several times failingAfterMs long: saturation alone, however long, is not failing.
+      health: { failingAfterMs: Math.min(5_000, SOAK_MS / 4) },
       logger: quiet,
     });
     let stop = false;

@@ -33,7 +33,8 @@ export interface PoolHealthDetails extends Record<string, unknown>, PoolOccupanc
  * Maps a pool's `health()` onto Terminus so that a readiness probe acts only when this instance is
  * failing its callers (`health().failing`):
  * - `failing` (closed; acquire timeouts or create failures past their thresholds within the
- *   window; or UNHEALTHY without a break for `health.failingAfterMs`), or no such pool → `down`
+ *   window; or UNHEALTHY without a break for `health.failingAfterMs` with callers waiting past
+ *   `health.degradedWaitP99Ms`), or no such pool → `down`
  *   (HTTP 503);
  * - otherwise `HEALTHY` → `up` (HTTP 200, `"status":"ok"`);
  * - otherwise `DEGRADED`, or `UNHEALTHY` that is not (yet) failing (a saturated pool still serving

@@ -11,6 +11,7 @@ const calm: HealthSnapshot = {
   waitP99Ms: 0,
   overdueLeases: 0,
   unhealthyForMs: 0,
+  oldestWaitMs: 0,
 };
 
 describe('evaluateHealth (pure)', () => {
@@ -31,16 +32,27 @@ describe('evaluateHealth (pure)', () => {
     });
   });
 
-  it('is failing with timeouts, create failures, on close, or after failingAfterMs of UNHEALTHY', () => {
+  it('is failing with timeouts, create failures, on close, or after failingAfterMs of UNHEALTHY with long waits', () => {
     expect(evaluateHealth({ ...calm, timeoutsInWindow: 1 }, t).failing).toBe(true);
     expect(evaluateHealth({ ...calm, consecutiveCreateFailures: 3 }, t).failing).toBe(true);
     expect(evaluateHealth({ ...calm, consecutiveCreateFailures: 2 }, t).failing).toBe(false);
     expect(evaluateHealth({ ...calm, closed: true }, t).failing).toBe(true);
-    const long = evaluateHealth({ ...calm, utilization: 1, unhealthyForMs: t.failingAfterMs }, t);
-    expect(long.failing).toBe(true);
-    expect(long.reasons).toContain('UNHEALTHY for 30000 ms >= failingAfterMs 30000 ms');
-    // Only an UNHEALTHY run counts.
-    expect(evaluateHealth({ ...calm, utilization: 0.8, unhealthyForMs: 60_000 }, t).failing).toBe(false);
+    // Saturated for ten minutes, everyone served in time: busy, not failing.
+    const busy = { ...calm, utilization: 1, unhealthyForMs: 600_000, waitP99Ms: 40, oldestWaitMs: 12 };
+    expect(evaluateHealth(busy, t)).toMatchObject({ state: 'UNHEALTHY', failing: false });
+    // The same with callers served late, or one still queued past degradedWaitP99Ms: failing.
+    const late = evaluateHealth({ ...busy, unhealthyForMs: t.failingAfterMs, waitP99Ms: 1500 }, t);
+    expect(late.failing).toBe(true);
+    expect(late.reasons).toContain(
+      'UNHEALTHY for 30000 ms >= failingAfterMs 30000 ms, with callers waiting 1500 ms > degradedWaitP99Ms 1000 ms',
+    );
+    expect(evaluateHealth({ ...busy, oldestWaitMs: 2500 }, t).failing).toBe(true);
+    // Not before failingAfterMs, and only an UNHEALTHY run counts.
+    expect(evaluateHealth({ ...busy, unhealthyForMs: 29_999, waitP99Ms: 1500 }, t).failing).toBe(false);
+    expect(evaluateHealth({ ...busy, utilization: 0.8, waitP99Ms: 1500 }, t).failing).toBe(false);
+    // With the wait rule disabled, only timeouts, create failures and close make it failing.
+    const noWaitRule = { ...t, degradedWaitP99Ms: Infinity };
+    expect(evaluateHealth({ ...busy, oldestWaitMs: 60_000 }, noWaitRule).failing).toBe(false);
   });
 
   it('reports leases that outlive leakDetectionMs as DEGRADED', () => {
@@ -82,15 +94,25 @@ describe('Pool health over time windows', () => {
     expect(pool.stats().acquireWaitMs.p99).toBe(0);
   });
 
-  it('a saturated pool turns failing only after failingAfterMs without a break', async () => {
-    const { pool } = mk({ max: 1, maintenanceIntervalMs: 20, health: { failingAfterMs: 200 } });
+  it('a saturated pool turns failing only after failingAfterMs without a break, and only while callers wait too long', async () => {
+    const { pool } = mk({
+      max: 1,
+      maintenanceIntervalMs: 20,
+      health: { failingAfterMs: 200, degradedWaitP99Ms: 100 },
+    });
     const r = await pool.acquire();
-    await sleep(50);
+    await sleep(300);
+    // Saturated past failingAfterMs, but nobody waits: busy, not failing.
     expect(pool.health()).toMatchObject({ state: 'UNHEALTHY', failing: false });
-    await sleep(250);
-    expect(pool.health()).toMatchObject({ state: 'UNHEALTHY', failing: true });
+    const waiting = pool.acquire({ timeoutMs: 5_000 });
+    await sleep(50);
+    expect(pool.health()).toMatchObject({ state: 'UNHEALTHY', failing: false }); // waited 50 ms
+    await sleep(100);
+    expect(pool.health()).toMatchObject({ state: 'UNHEALTHY', failing: true }); // waited > 100 ms
     pool.release(r);
-    expect(pool.health()).toMatchObject({ state: 'HEALTHY', failing: false });
+    pool.release(await waiting);
+    // Free again: no longer failing (DEGRADED only by the 150 ms wait still in the window).
+    expect(pool.health()).toMatchObject({ state: 'DEGRADED', failing: false });
   });
 
   it('counts leases held past leakDetectionMs in stats and health', async () => {

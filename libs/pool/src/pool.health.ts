@@ -20,12 +20,15 @@ export interface HealthSnapshot {
   overdueLeases: number;
   /** How long the pool has been UNHEALTHY without a break, as detected so far; 0 when not. */
   unhealthyForMs: number;
+  /** How long the waiter nearest its deadline (with one timeout for all: the oldest) has waited; 0 when none. */
+  oldestWaitMs: number;
 }
 
 /**
  * HEALTHY / DEGRADED / UNHEALTHY with the reasons, plus `failing`: whether this instance is failing
  * its callers, which is what a readiness probe should act on. A saturated pool that still serves
- * every caller in time is UNHEALTHY (the documented utilization rule) but not failing.
+ * every caller in time is UNHEALTHY (the documented utilization rule) but not failing, however long
+ * it stays saturated: the time rule needs callers waiting longer than `degradedWaitP99Ms` too.
  */
 export function evaluateHealth(s: HealthSnapshot, t: Required<PoolHealthThresholds>): PoolHealth {
   const reasons: string[] = [];
@@ -59,9 +62,22 @@ export function evaluateHealth(s: HealthSnapshot, t: Required<PoolHealthThreshol
     degraded = true;
     reasons.push(PoolMessages.reasonOverdueLeases(s.overdueLeases));
   }
-  if (unhealthy && !failing && s.unhealthyForMs >= t.failingAfterMs) {
+  // A pool saturated for minutes that serves everyone quickly is busy, not failing (a 10-minute
+  // saturated soak must never answer 503); one that has been UNHEALTHY that long while callers wait
+  // past degradedWaitP99Ms (served late, or still queued) is failing them even before any timeout.
+  const waitsTooLong =
+    t.degradedWaitP99Ms !== Infinity &&
+    (s.waitP99Ms > t.degradedWaitP99Ms || s.oldestWaitMs > t.degradedWaitP99Ms);
+  if (unhealthy && !failing && waitsTooLong && s.unhealthyForMs >= t.failingAfterMs) {
     failing = true;
-    reasons.push(PoolMessages.reasonUnhealthyFor(s.unhealthyForMs, t.failingAfterMs));
+    reasons.push(
+      PoolMessages.reasonUnhealthyFor(
+        s.unhealthyForMs,
+        t.failingAfterMs,
+        Math.max(s.waitP99Ms, s.oldestWaitMs),
+        t.degradedWaitP99Ms,
+      ),
+    );
   }
   return {
     state: unhealthy ? 'UNHEALTHY' : degraded ? 'DEGRADED' : 'HEALTHY',

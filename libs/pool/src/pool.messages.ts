@@ -124,7 +124,7 @@ export const PoolMessages = {
     `acquire wait p99 ${Math.round(p99)} ms > ${threshold} ms`,
   reasonOverdueLeases: (count: number): string =>
     `${count} lease(s) held longer than leakDetectionMs (a stuck query or a silent connection?)`,
-  reasonUnhealthyFor: (forMs: number, threshold: number): string =>
-    `UNHEALTHY for ${Math.round(forMs)} ms >= failingAfterMs ${threshold} ms`,
+  reasonUnhealthyFor: (forMs: number, threshold: number, waitMs: number, waitThreshold: number): string =>
+    `UNHEALTHY for ${Math.round(forMs)} ms >= failingAfterMs ${threshold} ms, with callers waiting ${Math.round(waitMs)} ms > degradedWaitP99Ms ${waitThreshold} ms`,
   closedInfo: (pool: string): string => `Pool "${pool}": closed`,
 } as const;

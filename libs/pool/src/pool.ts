@@ -1124,6 +1124,7 @@ export class Pool<T> {
         waitP99Ms: t.degradedWaitP99Ms === Infinity ? 0 : this.waitSamples.percentiles([0.99], since)[0],
         overdueLeases: this.overdueLeases,
         unhealthyForMs: this.unhealthySince < 0 ? 0 : now - this.unhealthySince,
+        oldestWaitMs: this.q.dlHead === null ? 0 : Math.max(0, now - this.q.dlHead.enqueuedAt),
       },
       t,
     );

@@ -107,7 +107,8 @@ export class PoolHealthThresholds {
   windowMs?: number = 10_000;
   /**
    * `failing` (what `PoolHealthIndicator` reports as down) turns true when the pool has been
-   * UNHEALTHY for this long without a break, even with no timeout or create failure. @default 30000
+   * UNHEALTHY for this long without a break while callers wait longer than `degradedWaitP99Ms`,
+   * even with no timeout or create failure. Saturation with quick service is never failing. @default 30000
    */
   failingAfterMs?: number = 30_000;
 }
@@ -241,7 +242,8 @@ export interface PoolHealth {
   reasons: string[];
   /**
    * Whether this instance is failing its callers: closed, acquire timeouts or create failures past
-   * their thresholds within the window, or UNHEALTHY for `failingAfterMs`. A readiness probe should
+   * their thresholds within the window, or UNHEALTHY for `failingAfterMs` with callers waiting past
+   * `degradedWaitP99Ms`. A readiness probe should
    * act on this, not on `state` (a saturated pool that serves everyone in time is UNHEALTHY).
    */
   failing: boolean;
