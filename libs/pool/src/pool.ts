@@ -368,7 +368,7 @@ export class Pool<T> {
       // A resource that broke during the lease (its backend died) cannot run the unbind, and in
       // transaction mode the unbind is the COMMIT: the lease's work was rolled back with the
       // connection, so use() must fail, never acknowledge it.
-      if (slot.boundTenant !== undefined && this.binding?.unbindOnRelease === true) {
+      if (this.owesUnbind(slot)) {
         const error = new PoolError(this.name, PoolMessages.brokenBeforeUnbind(this.name, slot.boundTenant), {
           cause: slot.brokenBy,
         });
@@ -376,7 +376,7 @@ export class Pool<T> {
       }
       return undefined;
     }
-    if (slot.boundTenant !== undefined && this.binding?.unbindOnRelease === true) {
+    if (this.owesUnbind(slot)) {
       // Also before a close or lifetime retire: in transaction mode the unbind is the COMMIT of the
       // lease's work, and destroying the connection first would silently roll it back.
       return this.unbindThenRecycle(slot);
@@ -631,6 +631,11 @@ export class Pool<T> {
   /** Never early (see PoolClock.pastLifetime). */
   private pastLifetime(slot: Slot<T>): boolean {
     return this.clock.pastLifetime(slot.expiresAt);
+  }
+
+  /** Whether ending `slot`'s lease must run the unbind (`unbindOnRelease`; transaction mode: the COMMIT). */
+  private owesUnbind(slot: Slot<T>): slot is Slot<T> & { boundTenant: string } {
+    return slot.boundTenant !== undefined && this.binding?.unbindOnRelease === true;
   }
 
   /** The only place a tenant's held count changes. */
@@ -1155,8 +1160,7 @@ export class Pool<T> {
         // 4. destroy everything. A loan that still owed its unbind loses its work (transaction mode:
         // the COMMIT never runs); mark it so a use() still running fails instead of acknowledging it.
         for (const s of [...this.slots.values()]) {
-          if (s.state === LEASED && s.boundTenant !== undefined && this.binding?.unbindOnRelease === true)
-            s.forcedBeforeUnbind = true;
+          if (s.state === LEASED && this.owesUnbind(s)) s.forcedBeforeUnbind = true;
           void this.retire(s, 'close');
         }
       }
